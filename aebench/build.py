@@ -1,0 +1,106 @@
+"""From a composed config to the objects of one run: datamodule, autoencoder and trainer.
+
+Every error a user can cause is raised here as a one-line :class:`ConfigError`, before any
+MLflow run exists.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import lightning as L
+from lightning.fabric.utilities.exceptions import MisconfigurationException
+from omegaconf import DictConfig, OmegaConf
+
+from aebench.data import AutoencoderDataModule, load_dataset
+from aebench.errors import ConfigError, require, require_choice, require_int
+from aebench.models import Autoencoder, create_model
+
+SPLIT_OPTIONS = ("split_seed", "val_fraction", "test_fraction")
+ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
+PRECISIONS = ("32-true", "32", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true", "64")
+MAX_SEED = 2**32 - 1
+
+
+@contextmanager
+def config_group(group: str):
+    """Name errors raised inside after their config group: ``code_dim`` becomes ``model.code_dim``."""
+    try:
+        yield
+    except ConfigError as error:
+        raise error.in_group(group) from None
+
+
+def _options(section: DictConfig, skip: tuple[str, ...]) -> dict:
+    return {k: v for k, v in OmegaConf.to_container(section, resolve=True).items() if k not in skip}
+
+
+def build_datamodule(cfg: DictConfig) -> AutoencoderDataModule:
+    with config_group("trainer"):
+        require_int("batch_size", cfg.trainer.batch_size, minimum=1)
+    with config_group("dataset"):
+        dataset = _options(cfg.dataset, skip=("name", *SPLIT_OPTIONS))
+        arrays = load_dataset(cfg.dataset.name, **dataset)
+        split = {k: cfg.dataset[k] for k in SPLIT_OPTIONS if k in cfg.dataset}
+        return AutoencoderDataModule(arrays, cfg.trainer.batch_size, shuffle_seed=cfg.seed, **split)
+
+
+def build_model(cfg: DictConfig, datamodule: AutoencoderDataModule) -> Autoencoder:
+    shape = datamodule.sample_shape
+    options = _options(cfg.model, skip=("name",))
+    try:
+        with config_group("model"):
+            return create_model(cfg.model.name, input_shape=shape, lr=cfg.trainer.lr,
+                                unit_range=datamodule.arrays.unit_range, **options)
+    except ConfigError as error:
+        if error.field == "model.input_shape":
+            raise ConfigError("model", cfg.model.name, f"{error.allowed}; dataset={cfg.dataset.name} gives "
+                              f"samples shaped {shape}") from None
+        if error.field == "model.lr":
+            raise ConfigError("trainer.lr", error.value, error.allowed) from None
+        raise
+
+
+def build_trainer(cfg: DictConfig) -> L.Trainer:
+    """A Lightning Trainer with no logger yet (the MLflow run is created after every check)."""
+    trainer = cfg.trainer
+    with config_group("trainer"):
+        require_int("max_epochs", trainer.max_epochs, minimum=0)
+        require_choice("accelerator", trainer.accelerator, ACCELERATORS)
+        require_choice("precision", str(trainer.precision), PRECISIONS)
+        devices = trainer.devices
+        require(devices == "auto" or (isinstance(devices, int) and devices >= 1) or
+                (OmegaConf.is_list(devices) and len(devices) > 0), "devices", devices,
+                "a count >= 1, a list of device indices, or auto")
+    try:
+        return L.Trainer(
+            max_epochs=trainer.max_epochs, accelerator=trainer.accelerator,
+            devices=OmegaConf.to_object(devices) if OmegaConf.is_list(devices) else devices,
+            strategy=trainer.strategy, precision=str(trainer.precision), logger=False,
+            enable_checkpointing=False, enable_model_summary=False,
+            enable_progress_bar=bool(trainer.progress_bar), num_sanity_val_steps=0, log_every_n_steps=1)
+    except (MisconfigurationException, ValueError, RuntimeError) as error:
+        settings = f"accelerator={trainer.accelerator} devices={devices} strategy={trainer.strategy}"
+        raise ConfigError("trainer", settings, f"settings this machine supports ({error})") from None
+
+
+def validate_seed(seed) -> int:
+    return require_int("seed", seed, minimum=0, maximum=MAX_SEED)
+
+
+@dataclass
+class RunPlan:
+    """Everything one run needs, built and checked."""
+
+    cfg: DictConfig
+    datamodule: AutoencoderDataModule
+    model: Autoencoder
+    trainer: L.Trainer
+
+
+def plan_run(cfg: DictConfig) -> RunPlan:
+    validate_seed(cfg.seed)
+    L.seed_everything(cfg.seed, workers=False, verbose=False)  # before the model draws its weights
+    datamodule = build_datamodule(cfg)
+    model = build_model(cfg, datamodule)
+    return RunPlan(cfg, datamodule, model, build_trainer(cfg))

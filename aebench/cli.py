@@ -1,0 +1,51 @@
+"""``python -m aebench`` / ``aebench``: compose the config with Hydra, train, print a summary."""
+from __future__ import annotations
+
+import logging
+import sys
+import warnings
+
+import hydra
+from omegaconf import DictConfig
+
+from aebench.config import config_dir
+from aebench.errors import ConfigError
+
+SUMMARY_METRICS = ("test/mse", "test/psnr", "test/ssim")
+
+
+def quiet_libraries() -> None:
+    """Keep the console for aebench's own output: library chatter below warnings is dropped."""
+    import mlflow  # noqa: F401  (mlflow sets its logger's level when imported: import it first)
+
+    for name in ("lightning.pytorch", "lightning.fabric", "mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+    warnings.filterwarnings("ignore", message=r".*`noload`.*")
+
+
+def fail(error: ConfigError) -> None:
+    print(f"aebench: error: {error}", file=sys.stderr)
+    sys.exit(2)
+
+
+def run_one(cfg: DictConfig) -> None:
+    from aebench.tracking import ui_command
+    from aebench.train import train
+
+    quiet_libraries()
+    try:
+        result = train(cfg)
+    except ConfigError as error:
+        fail(error)
+    title = f"{cfg.dataset.name} / {cfg.model.name} / {cfg.regularizer.name} / seed {cfg.seed}"
+    print(f"\naebench: {title}")
+    for name in SUMMARY_METRICS:
+        if name in result.metrics:
+            print(f"  {name:<11} {result.metrics[name]:.4f}")
+    print(f"  {'run':<11} {result.run_id} (experiment '{cfg.tracking.experiment}', {cfg.tracking.uri})")
+    print(f"  {'MLflow UI':<11} {ui_command(cfg.tracking.uri)}")
+
+
+def main() -> None:
+    hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="config")(run_one)()

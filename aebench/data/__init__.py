@@ -1,0 +1,8 @@
+"""Datasets (by name, in memory) and the datamodule that serves them to Lightning."""
+from aebench.data import bundled  # noqa: F401  (registers the bundled datasets)
+from aebench.data.arrays import DatasetArrays, Split, seeded_split
+from aebench.data.datamodule import AutoencoderDataModule
+from aebench.data.registry import list_datasets, load_dataset, register_dataset
+
+__all__ = ["AutoencoderDataModule", "DatasetArrays", "Split", "list_datasets", "load_dataset",
+           "register_dataset", "seeded_split"]

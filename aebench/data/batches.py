@@ -1,0 +1,51 @@
+"""Mini-batches sliced from a tensor that already lives on the training device.
+
+For models this small a DataLoader's per-sample indexing and collation cost as much as the
+training step itself; slicing a resident tensor by a shuffled index costs almost nothing.
+"""
+from __future__ import annotations
+
+import torch
+
+
+class TensorBatches:
+    """An iterable of mini-batches of ``data``, reshuffled each pass when ``shuffle`` is set.
+
+    Under data parallelism each of ``world_size`` processes takes every ``world_size``-th
+    sample of the (shared, seeded) order, starting at ``rank``. In training the shards are cut
+    to equal length so that every process takes the same number of steps; in evaluation
+    (``drop_uneven=False``) every sample is seen exactly once across processes.
+    """
+
+    def __init__(self, data: torch.Tensor, batch_size: int, *, shuffle: bool, seed: int = 0,
+                 rank: int = 0, world_size: int = 1, drop_uneven: bool = True):
+        self.data = data
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.rank, self.world_size = rank, world_size
+        self.drop_uneven = drop_uneven
+        self._generator = torch.Generator().manual_seed(seed)
+
+    def _shard_size(self) -> int:
+        n = self.data.shape[0]
+        if self.drop_uneven:
+            return n // self.world_size
+        return len(range(self.rank, n, self.world_size))
+
+    def __len__(self) -> int:
+        return -(-self._shard_size() // self.batch_size)
+
+    def __iter__(self):
+        n = self.data.shape[0]
+        if self.shuffle:
+            order = torch.randperm(n, generator=self._generator)
+        else:
+            order = torch.arange(n)
+        order = order[self.rank::self.world_size][: self._shard_size()]
+        if self.shuffle or self.world_size > 1:
+            order = order.to(self.data.device, non_blocking=True)
+            for start in range(0, order.shape[0], self.batch_size):
+                yield self.data.index_select(0, order[start:start + self.batch_size])
+        else:
+            for start in range(0, n, self.batch_size):  # in order: views, no copy
+                yield self.data[start:start + self.batch_size]

@@ -1,0 +1,68 @@
+"""The LightningDataModule shared by every dataset: a seeded split served as device-resident batches."""
+from __future__ import annotations
+
+import lightning as L
+import torch
+
+from aebench.data.arrays import DatasetArrays, Split, seeded_split
+from aebench.data.batches import TensorBatches
+from aebench.errors import require_int
+
+
+class AutoencoderDataModule(L.LightningDataModule):
+    """Train, val and test batches of one dataset; labels are kept aside for evaluations.
+
+    ``split_seed`` fixes which samples go where (the same for every run of a benchmark);
+    ``shuffle_seed`` fixes the order of training batches (it follows the run's seed).
+    """
+
+    def __init__(self, arrays: DatasetArrays, batch_size: int = 64, *, split_seed: int = 0,
+                 val_fraction: float = 0.1, test_fraction: float = 0.2, shuffle_seed: int = 0):
+        super().__init__()
+        self.arrays = arrays
+        self.batch_size = require_int("batch_size", batch_size, minimum=1)
+        self.shuffle_seed = shuffle_seed
+        self.split: Split = seeded_split(arrays.x.shape[0], split_seed, val_fraction, test_fraction)
+        self._on_device: dict[str, torch.Tensor] = {}
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        return self.arrays.sample_shape
+
+    def inputs(self, stage: str) -> torch.Tensor:
+        """All inputs of ``stage`` (train, val or test) on the CPU."""
+        return self.arrays.x[getattr(self.split, stage)]
+
+    def labels(self, stage: str) -> torch.Tensor | None:
+        labels = self.arrays.labels
+        return None if labels is None else labels[getattr(self.split, stage)]
+
+    def _device(self) -> torch.device:
+        trainer = getattr(self, "trainer", None)
+        return trainer.strategy.root_device if trainer is not None else torch.device("cpu")
+
+    def _resident(self, stage: str) -> torch.Tensor:
+        device = self._device()
+        cached = self._on_device.get(stage)
+        if cached is None or cached.device != device:
+            cached = self.inputs(stage).to(device)
+            self._on_device[stage] = cached
+        return cached
+
+    def _batches(self, stage: str, shuffle: bool) -> TensorBatches:
+        trainer = getattr(self, "trainer", None)
+        rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+        return TensorBatches(self._resident(stage), self.batch_size, shuffle=shuffle, seed=self.shuffle_seed,
+                             rank=rank, world_size=world, drop_uneven=shuffle)
+
+    def train_dataloader(self) -> TensorBatches:
+        return self._batches("train", shuffle=True)
+
+    def val_dataloader(self) -> TensorBatches:
+        return self._batches("val", shuffle=False)
+
+    def test_dataloader(self) -> TensorBatches:
+        return self._batches("test", shuffle=False)
+
+    def teardown(self, stage: str) -> None:
+        self._on_device.clear()

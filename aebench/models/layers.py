@@ -1,0 +1,51 @@
+"""Small building blocks shared by the autoencoder variants."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from aebench.errors import require_choice
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "identity": nn.Identity,
+    "relu": nn.ReLU,
+    "leaky_relu": nn.LeakyReLU,
+    "elu": nn.ELU,
+    "gelu": nn.GELU,
+    "softplus": nn.Softplus,
+    "sigmoid": nn.Sigmoid,
+    "tanh": nn.Tanh,
+}
+
+
+def require_activation(field: str, name: str) -> str:
+    return require_choice(field, name, sorted(ACTIVATIONS))
+
+
+def make_activation(name: str) -> nn.Module:
+    return ACTIVATIONS[require_activation("activation", name)]()
+
+
+class TiedLinear(nn.Module):
+    """A decoder layer whose weight is the transpose of an encoder layer's (tied weights), with its own bias."""
+
+    def __init__(self, encoder_layer: nn.Linear):
+        super().__init__()
+        self.encoder_layer = encoder_layer  # shared module: its weight is trained through both uses
+        self.bias = nn.Parameter(torch.zeros(encoder_layer.in_features))
+
+    def forward(self, code: torch.Tensor) -> torch.Tensor:
+        return F.linear(code, self.encoder_layer.weight.t(), self.bias)
+
+
+RECONSTRUCTION_LOSSES = ("mse", "l1", "bce")
+
+
+def reconstruction_loss(name: str, decoder_output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean over every value. For ``bce`` the decoder output is a logit (stable under mixed precision)."""
+    if name == "mse":
+        return F.mse_loss(decoder_output, target)
+    if name == "l1":
+        return F.l1_loss(decoder_output, target)
+    return F.binary_cross_entropy_with_logits(decoder_output, target)

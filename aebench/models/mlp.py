@@ -1,0 +1,113 @@
+"""Fully connected autoencoders: linear, undercomplete, overcomplete and deep.
+
+Every one flattens its input, so it also takes images; the decoder restores the shape.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+from torch import nn
+
+from aebench.errors import require, require_int
+from aebench.models.autoencoder import Autoencoder
+from aebench.models.layers import TiedLinear, make_activation, require_activation
+from aebench.models.registry import register_model
+
+
+def _mlp_autoencoder(input_shape: Sequence[int], code_dim: int, encoder_dims: Sequence[int],
+                     decoder_dims: Sequence[int], activation: str, code_activation: str,
+                     tied_weights: bool, architecture: dict, **options) -> Autoencoder:
+    """Encoder input -> encoder_dims... -> code; decoder code -> decoder_dims... -> input."""
+    input_shape = tuple(input_shape)
+    input_dim = math.prod(input_shape)
+    encoder_widths = [input_dim, *encoder_dims, code_dim]
+    decoder_widths = [code_dim, *decoder_dims, input_dim]
+    encoder_linears = [nn.Linear(a, b) for a, b in zip(encoder_widths, encoder_widths[1:])]
+    if tied_weights:
+        decoder_linears = [TiedLinear(layer) for layer in reversed(encoder_linears)]
+    else:
+        decoder_linears = [nn.Linear(a, b) for a, b in zip(decoder_widths, decoder_widths[1:])]
+
+    encoder = [nn.Flatten()]
+    for index, layer in enumerate(encoder_linears):
+        is_code = index == len(encoder_linears) - 1
+        encoder += [layer, make_activation(code_activation if is_code else activation)]
+    decoder = []
+    for index, layer in enumerate(decoder_linears):
+        decoder.append(layer)
+        if index < len(decoder_linears) - 1:
+            decoder.append(make_activation(activation))
+    decoder.append(nn.Unflatten(1, input_shape))
+    return Autoencoder(nn.Sequential(*encoder), nn.Sequential(*decoder), architecture=architecture,
+                       input_shape=input_shape, code_dim=code_dim, code_activation=code_activation, **options)
+
+
+def _architecture(name: str, **kwargs) -> dict:
+    return {"name": name, **{k: (list(v) if isinstance(v, tuple) else v) for k, v in kwargs.items()}}
+
+
+@register_model
+def linear(input_shape: Sequence[int], code_dim: int = 16, tied_weights: bool = False, loss: str = "mse",
+           lr: float = 1e-3, unit_range: bool = True) -> Autoencoder:
+    """Affine encoder and decoder: trained with MSE it spans the top-``code_dim`` principal subspace
+    (Baldi & Hornik 1989), so its error matches PCA's."""
+    input_dim = math.prod(input_shape)
+    require_int("code_dim", code_dim, minimum=1, maximum=input_dim)
+    arch = _architecture("linear", input_shape=input_shape, code_dim=code_dim, tied_weights=tied_weights)
+    return _mlp_autoencoder(input_shape, code_dim, [], [], "identity", "identity", tied_weights,
+                            arch, loss=loss, lr=lr, unit_range=unit_range)
+
+
+@register_model
+def undercomplete(input_shape: Sequence[int], code_dim: int = 16, activation: str = "sigmoid",
+                  tied_weights: bool = False, loss: str = "mse", lr: float = 1e-3,
+                  unit_range: bool = True) -> Autoencoder:
+    """One nonlinear code layer narrower than the input: h = act(W x + b), x_hat = W' h + b'."""
+    input_dim = math.prod(input_shape)
+    require_int("code_dim", code_dim, minimum=1, maximum=input_dim - 1)
+    require_activation("activation", activation)
+    arch = _architecture("undercomplete", input_shape=input_shape, code_dim=code_dim, activation=activation,
+                         tied_weights=tied_weights)
+    return _mlp_autoencoder(input_shape, code_dim, [], [], activation, activation,
+                            tied_weights, arch, loss=loss, lr=lr, unit_range=unit_range)
+
+
+@register_model
+def overcomplete(input_shape: Sequence[int], code_dim: int = 128, activation: str = "sigmoid",
+                 tied_weights: bool = False, loss: str = "mse", lr: float = 1e-3,
+                 unit_range: bool = True) -> Autoencoder:
+    """One code layer at least as wide as the input: able to copy, useful once regularized."""
+    input_dim = math.prod(input_shape)
+    require_int("code_dim", code_dim, minimum=input_dim)
+    require_activation("activation", activation)
+    arch = _architecture("overcomplete", input_shape=input_shape, code_dim=code_dim, activation=activation,
+                         tied_weights=tied_weights)
+    return _mlp_autoencoder(input_shape, code_dim, [], [], activation, activation,
+                            tied_weights, arch, loss=loss, lr=lr, unit_range=unit_range)
+
+
+@register_model
+def deep(input_shape: Sequence[int], code_dim: int = 16, hidden_dims: Sequence[int] = (48, 32),
+         decoder_dims: Sequence[int] | None = None, activation: str = "relu", code_activation: str = "sigmoid",
+         tied_weights: bool = False, loss: str = "mse", lr: float = 1e-3, unit_range: bool = True) -> Autoencoder:
+    """Hidden layers of ``hidden_dims`` before the code; the decoder mirrors them unless
+    ``decoder_dims`` (code side first) says otherwise."""
+    require_int("code_dim", code_dim, minimum=1)
+    require_activation("activation", activation)
+    require_activation("code_activation", code_activation)
+    require(len(hidden_dims) >= 1, "hidden_dims", list(hidden_dims), "a list of one or more widths")
+    for width in hidden_dims:
+        require_int("hidden_dims", width, minimum=1)
+    mirrored = list(reversed(hidden_dims))
+    decoder_dims = mirrored if decoder_dims is None else list(decoder_dims)
+    for width in decoder_dims:
+        require_int("decoder_dims", width, minimum=1)
+    require(not tied_weights or decoder_dims == mirrored, "tied_weights", tied_weights,
+            f"false when decoder_dims={decoder_dims} does not mirror hidden_dims={list(hidden_dims)}"
+            " (tied decoder weights are the encoder's transposed)")
+    arch = _architecture("deep", input_shape=input_shape, code_dim=code_dim, hidden_dims=list(hidden_dims),
+                         decoder_dims=decoder_dims, activation=activation, code_activation=code_activation,
+                         tied_weights=tied_weights)
+    return _mlp_autoencoder(input_shape, code_dim, list(hidden_dims), decoder_dims, activation,
+                            code_activation, tied_weights, arch, loss=loss, lr=lr, unit_range=unit_range)

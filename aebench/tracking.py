@@ -1,0 +1,153 @@
+"""MLflow tracking: checking the store, creating runs, and the Lightning logger that writes into one.
+
+The store is a SQLite database (``sqlite:///mlruns/mlflow.db``, artifacts beside it) or an
+MLflow server (``http(s)://host:port``); MLflow 3 refuses the plain file store, so a bare
+path or ``file:`` URI is refused here first, with the alternative named.
+"""
+from __future__ import annotations
+
+import re
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any, Mapping
+
+from lightning.pytorch.loggers import Logger
+from lightning.pytorch.utilities import rank_zero_only
+
+from aebench.errors import ConfigError
+
+DATABASE_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql")
+SERVER_SCHEMES = ("http", "https")
+ALLOWED_URIS = "sqlite:///path/to/mlflow.db, a database URI (postgresql://...) or an MLflow server http(s)://host:port"
+
+
+def uri_scheme(uri: str) -> str:
+    match = re.match(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://", uri)
+    return match.group(1).split("+")[0].lower() if match else ""
+
+
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URI (relative to the working folder), else None."""
+    if uri_scheme(uri) != "sqlite":
+        return None
+    return Path(uri.split(":///", 1)[1]) if ":///" in uri else None
+
+
+def check_tracking_uri(uri: str, timeout_s: float = 5.0) -> None:
+    """Fail with one line unless ``uri`` names a store MLflow can use and, for a server, it answers."""
+    scheme = uri_scheme(uri)
+    if scheme in ("", "file"):
+        raise ConfigError("tracking.uri", uri, f"MLflow 3 refuses the file store; use {ALLOWED_URIS}")
+    if scheme not in DATABASE_SCHEMES + SERVER_SCHEMES:
+        raise ConfigError("tracking.uri", uri, f"one of {ALLOWED_URIS}")
+    if scheme == "sqlite":
+        path = sqlite_path(uri)
+        if path is None or path.name == "":
+            raise ConfigError("tracking.uri", uri, "sqlite:///relative/path/mlflow.db or sqlite:////absolute/path")
+        if path.exists() and not path.is_file():
+            raise ConfigError("tracking.uri", uri, "a SQLite database file; that path is a folder")
+    if scheme in SERVER_SCHEMES:
+        health = uri.rstrip("/") + "/health"
+        try:
+            with urllib.request.urlopen(health, timeout=timeout_s) as response:
+                answered = response.status == 200
+        except (urllib.error.URLError, OSError, ValueError) as error:
+            reason = getattr(error, "reason", error)
+            raise ConfigError("tracking.uri", uri, f"a reachable MLflow server; {health} failed ({reason})") from None
+        if not answered:
+            raise ConfigError("tracking.uri", uri, f"a reachable MLflow server; {health} did not answer 200")
+
+
+def ui_command(uri: str) -> str:
+    """The command that shows the runs of ``uri`` in the MLflow UI, bound to this machine only."""
+    if uri_scheme(uri) in SERVER_SCHEMES:
+        return f"open {uri} in a browser"
+    return f"mlflow ui --backend-store-uri {uri} --host 127.0.0.1 --port 5000"
+
+
+def _artifact_location(uri: str, experiment: str) -> str | None:
+    """Artifacts of a SQLite store go beside its database file; a server decides its own."""
+    path = sqlite_path(uri)
+    if path is None:
+        return None
+    folder = re.sub(r"[^A-Za-z0-9._-]+", "_", experiment)
+    return (path.parent.resolve() / "artifacts" / folder).as_uri()
+
+
+class TrackingStore:
+    """One MLflow experiment in one store; creates, fills and ends runs."""
+
+    def __init__(self, uri: str, experiment: str):
+        from mlflow import MlflowClient
+
+        self.uri, self.experiment_name = uri, experiment
+        path = sqlite_path(uri)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        self.client = MlflowClient(tracking_uri=uri)
+        found = self.client.get_experiment_by_name(experiment)
+        if found is None:
+            self.experiment_id = self.client.create_experiment(
+                experiment, artifact_location=_artifact_location(uri, experiment))
+        else:
+            self.experiment_id = found.experiment_id
+
+    def start_run(self, run_name: str, tags: Mapping[str, str], params: Mapping[str, Any],
+                  parent_run_id: str | None = None) -> str:
+        all_tags = dict(tags)
+        if parent_run_id is not None:
+            all_tags["mlflow.parentRunId"] = parent_run_id
+        run = self.client.create_run(self.experiment_id, run_name=run_name, tags=all_tags)
+        self.log_params(run.info.run_id, params)
+        return run.info.run_id
+
+    def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
+        from mlflow.entities import Param
+
+        items = [Param(key, str(value)) for key, value in params.items()]
+        for start in range(0, len(items), 100):  # MLflow takes at most 100 params a batch
+            self.client.log_batch(run_id, params=items[start:start + 100])
+
+    def log_metrics(self, run_id: str, metrics: Mapping[str, float], step: int = 0) -> None:
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        items = [Metric(key, float(value), now, step) for key, value in metrics.items()]
+        for start in range(0, len(items), 1000):
+            self.client.log_batch(run_id, metrics=items[start:start + 1000])
+
+    def finish_run(self, run_id: str, status: str) -> None:
+        """``status`` is FINISHED, FAILED or KILLED."""
+        self.client.set_terminated(run_id, status)
+
+
+class RunLogger(Logger):
+    """Lightning logger writing epoch metrics into an existing MLflow run (step = epoch).
+
+    Unlike Lightning's ``MLFlowLogger`` it never ends the run: the run is FINISHED only by
+    whoever created it, after every artifact is in, so FINISHED always means complete.
+    """
+
+    def __init__(self, store: TrackingStore, run_id: str):
+        super().__init__()
+        self.store, self.run_id = store, run_id
+
+    @property
+    def name(self) -> str:
+        return self.store.experiment_name
+
+    @property
+    def version(self) -> str:
+        return self.run_id
+
+    @rank_zero_only
+    def log_hyperparams(self, params: Any, *args: Any, **kwargs: Any) -> None:
+        """Parameters are the run's flattened config, logged when the run is created."""
+
+    @rank_zero_only
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        metrics = dict(metrics)
+        epoch = metrics.pop("epoch", None)
+        self.store.log_metrics(self.run_id, metrics, step=int(epoch if epoch is not None else step or 0))

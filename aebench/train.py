@@ -1,0 +1,99 @@
+"""One run, start to end: check and build, fit, test, and track it all in one MLflow run."""
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from aebench.build import RunPlan, plan_run
+from aebench.config import flatten
+from aebench.images import save_reconstruction_grid
+from aebench.models import save_autoencoder
+from aebench.tracking import RunLogger, TrackingStore, check_tracking_uri
+from aebench.version import __version__, git_commit
+
+GRID_IMAGES = 12
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    status: str
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+def run_tags(cfg: DictConfig) -> dict[str, str]:
+    commit = git_commit()
+    tags = {"dataset": cfg.dataset.name, "model": cfg.model.name, "regularizer": cfg.regularizer.name,
+            "seed": str(cfg.seed), "aebench.version": __version__, "aebench.git_commit": commit}
+    if commit != "unknown":
+        tags["mlflow.source.git.commit"] = commit.removesuffix("-dirty")
+    return tags
+
+
+def run_name(cfg: DictConfig) -> str:
+    return f"{cfg.dataset.name}-{cfg.model.name}-{cfg.regularizer.name}-s{cfg.seed}"
+
+
+def open_store(cfg: DictConfig) -> TrackingStore:
+    check_tracking_uri(cfg.tracking.uri)
+    return TrackingStore(cfg.tracking.uri, cfg.tracking.experiment)
+
+
+def train(cfg: DictConfig, store: TrackingStore | None = None, parent_run_id: str | None = None) -> RunResult:
+    """Check and build everything, then fit and test inside one MLflow run.
+
+    A user error raises :class:`~aebench.errors.ConfigError` before the run is created. Once
+    it exists, the run ends FINISHED only after every metric and artifact is logged; an
+    exception ends it FAILED (reason in the ``failure_reason`` tag), an interrupt KILLED.
+    """
+    plan = plan_run(cfg)
+    store = store or open_store(cfg)
+    run_id = store.start_run(run_name(cfg), run_tags(cfg), flatten(cfg), parent_run_id=parent_run_id)
+    status = "FAILED"
+    try:
+        metrics = _fit_and_test(plan, store, run_id)
+        status = "FINISHED"
+        return RunResult(run_id, status, metrics)
+    except BaseException as error:
+        status = "KILLED" if isinstance(error, (KeyboardInterrupt, SystemExit)) else "FAILED"
+        store.client.set_tag(run_id, "failure_reason", f"{type(error).__name__}: {error}"[:5000])
+        raise
+    finally:
+        store.finish_run(run_id, status)
+
+
+def _fit_and_test(plan: RunPlan, store: TrackingStore, run_id: str) -> dict[str, float]:
+    model, datamodule, trainer = plan.model, plan.datamodule, plan.trainer
+    trainer.loggers = [RunLogger(store, run_id)]
+    started = time.perf_counter()
+    trainer.fit(model, datamodule=datamodule)
+    fit_seconds = time.perf_counter() - started
+    results = trainer.test(model, datamodule=datamodule, verbose=False)[0]
+    if not trainer.is_global_zero:
+        return results
+    summary = {"train/fit_seconds": fit_seconds, "model/num_parameters": model.num_parameters()}
+    store.log_metrics(run_id, summary, step=trainer.current_epoch)
+    _log_artifacts(plan, store, run_id)
+    return {**results, **summary}
+
+
+def _log_artifacts(plan: RunPlan, store: TrackingStore, run_id: str) -> None:
+    store.client.log_text(run_id, OmegaConf.to_yaml(plan.cfg, resolve=True), "config.yaml")
+    with tempfile.TemporaryDirectory() as folder:
+        if plan.datamodule.arrays.is_image:
+            originals = plan.datamodule.inputs("test")[:GRID_IMAGES]
+            model = plan.model.eval()
+            with torch.no_grad():
+                reconstructions = model(originals.to(model.device)).float()
+            grid = Path(folder) / "reconstructions.png"
+            save_reconstruction_grid(originals, reconstructions, grid)
+            store.client.log_artifact(run_id, str(grid))
+        if plan.cfg.tracking.log_model:
+            weights = Path(folder) / "model.pt"
+            save_autoencoder(plan.model, weights)
+            store.client.log_artifact(run_id, str(weights))

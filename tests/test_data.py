@@ -1,0 +1,87 @@
+"""Datasets, the seeded split and device-resident batches."""
+import numpy as np
+import pytest
+import torch
+
+from aebench.data import AutoencoderDataModule, list_datasets, load_dataset, seeded_split
+from aebench.data.batches import TensorBatches
+from aebench.errors import ConfigError
+
+
+def test_bundled_datasets_are_listed_and_unknown_names_fail_with_the_list():
+    assert list_datasets() == ["digits", "synthetic_lowrank"]
+    with pytest.raises(ConfigError, match="name='mnist' is not allowed: one of digits, synthetic_lowrank"):
+        load_dataset("mnist")
+    with pytest.raises(ConfigError, match="rank=2 .*not an option of dataset digits"):
+        load_dataset("digits", rank=2)
+
+
+def test_digits_are_images_in_unit_range_with_labels():
+    data = load_dataset("digits")
+    assert data.x.shape == (1797, 1, 8, 8) and data.x.dtype == torch.float32
+    assert data.x.min() == 0 and data.x.max() == 1 and data.is_image and data.unit_range
+    assert data.labels.shape == (1797,) and set(data.labels.tolist()) == set(range(10))
+
+
+def test_synthetic_lowrank_lies_on_its_subspace():
+    data = load_dataset("synthetic_lowrank", n_samples=500, dim=32, rank=4, noise_std=0.0)
+    x = data.x.double()
+    singular = torch.linalg.svdvals(x - x.mean(0))
+    assert singular[4] < 1e-6 * singular[0]  # rank 4 exactly without noise
+    assert x.min() == 0 and x.max() == 1 and not data.is_image and data.labels is None
+    noisy = load_dataset("synthetic_lowrank", n_samples=500, dim=32, rank=4, noise_std=0.02).x.double()
+    singular = torch.linalg.svdvals(noisy - noisy.mean(0))
+    assert (singular[:4] ** 2).sum() / (singular ** 2).sum() > 0.99
+    again = load_dataset("synthetic_lowrank", n_samples=500, dim=32, rank=4, noise_std=0.02).x
+    assert torch.equal(again, noisy.float())
+
+
+def test_split_is_disjoint_complete_and_seeded():
+    split = seeded_split(1000, split_seed=3, val_fraction=0.1, test_fraction=0.2)
+    everything = torch.cat([split.train, split.val, split.test])
+    assert sorted(everything.tolist()) == list(range(1000))
+    assert (len(split.train), len(split.val), len(split.test)) == (700, 100, 200)
+    same = seeded_split(1000, split_seed=3, val_fraction=0.1, test_fraction=0.2)
+    assert torch.equal(same.test, split.test)
+    assert not torch.equal(seeded_split(1000, 4, 0.1, 0.2).test, split.test)
+
+
+@pytest.mark.parametrize("val,test", [(0.0, 0.2), (0.5, 0.5), (0.1, 1.0), (0.1, -0.1)])
+def test_split_fractions_out_of_range_fail(val, test):
+    with pytest.raises(ConfigError):
+        seeded_split(100, 0, val, test)
+
+
+def test_batches_cover_every_sample_once_per_epoch_in_a_new_order():
+    data = torch.arange(103).float().unsqueeze(1)
+    batches = TensorBatches(data, batch_size=10, shuffle=True, seed=0)
+    assert len(batches) == 11
+    first = torch.cat(list(batches)).squeeze(1)
+    second = torch.cat(list(batches)).squeeze(1)
+    assert sorted(first.tolist()) == sorted(second.tolist()) == list(range(103))
+    assert not torch.equal(first, second)
+    replay = torch.cat(list(TensorBatches(data, batch_size=10, shuffle=True, seed=0))).squeeze(1)
+    assert torch.equal(replay, first)
+
+
+def test_evaluation_batches_are_in_order():
+    data = torch.arange(25).float().unsqueeze(1)
+    assert torch.equal(torch.cat(list(TensorBatches(data, 10, shuffle=False))), data)
+
+
+def test_data_parallel_shards():
+    data = torch.arange(103).float().unsqueeze(1)
+    train = [torch.cat(list(TensorBatches(data, 8, shuffle=True, seed=1, rank=r, world_size=2))) for r in (0, 1)]
+    assert len(train[0]) == len(train[1]) == 51  # equal steps on every process
+    assert not set(train[0].flatten().tolist()) & set(train[1].flatten().tolist())
+    test = [torch.cat(list(TensorBatches(data, 8, shuffle=False, rank=r, world_size=2, drop_uneven=False)))
+            for r in (0, 1)]
+    assert sorted(torch.cat(test).flatten().tolist()) == list(range(103))  # each sample exactly once
+
+
+def test_datamodule_serves_its_split():
+    module = AutoencoderDataModule(load_dataset("digits"), batch_size=100, split_seed=0)
+    batches = list(module.test_dataloader())
+    assert torch.equal(torch.cat(batches), module.inputs("test"))
+    assert module.labels("test").shape == (len(module.split.test),)
+    assert np.isclose(len(module.split.train) / 1797, 0.7, atol=0.01)

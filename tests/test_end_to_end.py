@@ -1,0 +1,112 @@
+"""The commands a user types, each in a fresh process in an empty folder."""
+import json
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import zipfile
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+def test_python_m_aebench_with_no_arguments(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "aebench"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    for metric in ("test/mse", "test/psnr", "test/ssim"):
+        assert re.search(rf"{metric}\s+\d+\.\d+", out), out
+    run_id = re.search(r"run\s+([0-9a-f]{32})", out).group(1)
+    assert "mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --host 127.0.0.1 --port 5000" in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mlruns"]  # nothing else in the user's folder
+    assert sorted(p.name for p in (tmp_path / "mlruns").iterdir()) == ["artifacts", "hydra", "mlflow.db"]
+
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
+    run = client.get_run(run_id)
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["dataset"] == "digits" and run.data.tags["model"] == "undercomplete"
+    assert run.data.tags["regularizer"] == "none" and run.data.tags["seed"] == "0"
+    assert run.data.tags["aebench.version"] and run.data.tags["aebench.git_commit"]
+    assert run.data.params["trainer.max_epochs"] == "50"
+    assert len(client.get_metric_history(run_id, "val/loss")) == 50
+    assert {a.path for a in client.list_artifacts(run_id)} == {"config.yaml", "model.pt", "reconstructions.png"}
+    local = Path(run.info.artifact_uri.removeprefix("file://"))
+    assert local.is_relative_to(tmp_path / "mlruns" / "artifacts")
+
+    from PIL import Image
+
+    grid = Image.open(local / "reconstructions.png")
+    assert grid.size[0] > 2 * grid.size[1] > 100  # two rows of enlarged digits
+
+    from aebench.models import load_autoencoder
+
+    model = load_autoencoder(local / "model.pt")
+    assert model.variant == "undercomplete" and model.code_dim == 16
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_runs_go_to_an_mlflow_server(tmp_path):
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+                               "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}", "--workers", "1"],
+                              cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"{uri}/health", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("mlflow server did not start")
+        done = subprocess.run([sys.executable, "-m", "aebench", f"tracking.uri={uri}", "trainer.max_epochs=2",
+                               "trainer.progress_bar=false", "model=conv"], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        request = urllib.request.Request(f"{uri}/api/2.0/mlflow/experiments/get-by-name?experiment_name=aebench")
+        experiment = json.load(urllib.request.urlopen(request))["experiment"]["experiment_id"]
+        search = urllib.request.Request(f"{uri}/api/2.0/mlflow/runs/search", method="POST",
+                                        data=json.dumps({"experiment_ids": [experiment]}).encode(),
+                                        headers={"Content-Type": "application/json"})
+        runs = json.load(urllib.request.urlopen(search))["runs"]
+        assert len(runs) == 1 and runs[0]["info"]["status"] == "FINISHED"
+        metrics = {m["key"] for m in runs[0]["data"]["metrics"]}
+        assert {"test/mse", "test/psnr", "test/ssim", "train/loss", "val/loss"} <= metrics
+        artifacts = {a.path for a in MlflowClient(uri).list_artifacts(runs[0]["info"]["run_id"])}
+        assert {"config.yaml", "model.pt", "reconstructions.png"} <= artifacts
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_a_built_wheel_carries_the_configs(tmp_path):
+    """A regular (non-editable) install finds conf/ inside the package."""
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path / "dist"),
+                    str(PROJECT)], check=True, capture_output=True, timeout=300)
+    wheel = next((tmp_path / "dist").glob("aebench-*.whl"))
+    names = set(zipfile.ZipFile(wheel).namelist())
+    configs = {str(p.relative_to(PROJECT)) for p in (PROJECT / "conf").rglob("*.yaml")}
+    assert {f"aebench/{c}" for c in configs} <= names
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(tmp_path / "site"),
+                    str(wheel)], check=True, capture_output=True, timeout=300)
+    probe = ("from aebench.config import config_dir; from hydra import compose, initialize_config_dir\n"
+             "with initialize_config_dir(config_dir=str(config_dir()), version_base='1.3'):\n"
+             "    cfg = compose('config', overrides=['model=conv'])\n"
+             "print(config_dir()); print(cfg.model.name)")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True,
+                          env={"PYTHONPATH": str(tmp_path / "site"), "PATH": "/usr/bin:/bin"}, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [str(tmp_path / "site" / "aebench" / "conf"), "conv"]
