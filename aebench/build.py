@@ -13,8 +13,11 @@ from lightning.fabric.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig, OmegaConf
 
 from aebench.data import AutoencoderDataModule, load_dataset
-from aebench.errors import ConfigError, require, require_choice, require_int
+from aebench.errors import ConfigError, require, require_choice, require_int, require_number
+from aebench.metrics import MetricOptions
 from aebench.models import Autoencoder, create_model
+from aebench.regularizers import Regularizer, build_regularizers
+from aebench.rules import describe, first_broken_rule
 
 SPLIT_OPTIONS = ("split_seed", "val_fraction", "test_fraction")
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
@@ -45,23 +48,40 @@ def build_datamodule(cfg: DictConfig) -> AutoencoderDataModule:
         return AutoencoderDataModule(arrays, cfg.trainer.batch_size, shuffle_seed=cfg.seed, **split)
 
 
-def build_model(cfg: DictConfig, datamodule: AutoencoderDataModule) -> Autoencoder:
+def build_regularizers_of(cfg: DictConfig) -> list[Regularizer]:
+    with config_group("regularizer"):
+        return build_regularizers(OmegaConf.to_container(cfg.regularizer, resolve=True))
+
+
+def build_metric_options(cfg: DictConfig) -> MetricOptions:
+    metrics = cfg.metrics
+    with config_group("metrics"):
+        projections = metrics.jacobian_projections
+        return MetricOptions(
+            zero_threshold=require_number("zero_threshold", metrics.zero_threshold, minimum=0.0),
+            denoise_std=require_number("denoise_std", metrics.denoise_std, minimum=0.0),
+            saturation_margin=require_number("saturation_margin", metrics.saturation_margin, 0.0, 0.5),
+            jacobian_projections=None if projections is None else require_int("jacobian_projections",
+                                                                               projections, minimum=1))
+
+
+def build_model(cfg: DictConfig, datamodule: AutoencoderDataModule,
+                regularizers: list[Regularizer] | None = None) -> Autoencoder:
     shape = datamodule.sample_shape
     options = _options(cfg.model, skip=("name",))
     try:
         with config_group("model"):
             return create_model(cfg.model.name, input_shape=shape, lr=cfg.trainer.lr,
-                                unit_range=datamodule.arrays.unit_range, **options)
+                                unit_range=datamodule.arrays.unit_range, metric_options=build_metric_options(cfg),
+                                regularizers=build_regularizers_of(cfg) if regularizers is None else regularizers,
+                                **options)
     except ConfigError as error:
-        if error.field == "model.input_shape":
-            raise ConfigError("model", cfg.model.name, f"{error.allowed}; dataset={cfg.dataset.name} gives "
-                              f"samples shaped {shape}") from None
         if error.field == "model.lr":
             raise ConfigError("trainer.lr", error.value, error.allowed) from None
         raise
 
 
-def build_trainer(cfg: DictConfig) -> L.Trainer:
+def build_trainer(cfg: DictConfig, max_epochs: int | None = None) -> L.Trainer:
     """A Lightning Trainer with no logger yet (the MLflow run is created after every check)."""
     trainer = cfg.trainer
     with config_group("trainer"):
@@ -74,11 +94,12 @@ def build_trainer(cfg: DictConfig) -> L.Trainer:
                 "a count >= 1, a list of device indices, or auto")
     try:
         return L.Trainer(
-            max_epochs=trainer.max_epochs, accelerator=trainer.accelerator,
+            max_epochs=trainer.max_epochs if max_epochs is None else max_epochs, accelerator=trainer.accelerator,
             devices=OmegaConf.to_object(devices) if OmegaConf.is_list(devices) else devices,
             strategy=trainer.strategy, precision=str(trainer.precision), logger=False,
             enable_checkpointing=False, enable_model_summary=False,
-            enable_progress_bar=bool(trainer.progress_bar), num_sanity_val_steps=0, log_every_n_steps=1)
+            enable_progress_bar=bool(trainer.progress_bar), num_sanity_val_steps=0, log_every_n_steps=1,
+            inference_mode=False)  # test metrics differentiate the encoder (Jacobian norm)
     except (MisconfigurationException, ValueError, RuntimeError) as error:
         settings = f"accelerator={trainer.accelerator} devices={devices} strategy={trainer.strategy}"
         raise ConfigError("trainer", settings, f"settings this machine supports ({error})") from None
@@ -98,9 +119,18 @@ class RunPlan:
     trainer: L.Trainer
 
 
+def check_rules(cfg: DictConfig, datamodule: AutoencoderDataModule) -> None:
+    """Raise the error of the first rule of ``aebench.rules`` that this combination breaks."""
+    broken = first_broken_rule(describe(cfg, datamodule.arrays))
+    if broken is not None:
+        raise broken
+
+
 def plan_run(cfg: DictConfig) -> RunPlan:
     validate_seed(cfg.seed)
     L.seed_everything(cfg.seed, workers=False, verbose=False)  # before the model draws its weights
     datamodule = build_datamodule(cfg)
-    model = build_model(cfg, datamodule)
+    regularizers = build_regularizers_of(cfg)
+    check_rules(cfg, datamodule)
+    model = build_model(cfg, datamodule, regularizers)
     return RunPlan(cfg, datamodule, model, build_trainer(cfg))

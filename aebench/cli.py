@@ -30,6 +30,7 @@ def fail(error: ConfigError) -> None:
 
 
 def run_one(cfg: DictConfig) -> None:
+    from aebench.regularizers import regularizer_label
     from aebench.tracking import ui_command
     from aebench.train import train
 
@@ -38,7 +39,7 @@ def run_one(cfg: DictConfig) -> None:
         result = train(cfg)
     except ConfigError as error:
         fail(error)
-    title = f"{cfg.dataset.name} / {cfg.model.name} / {cfg.regularizer.name} / seed {cfg.seed}"
+    title = f"{cfg.dataset.name} / {cfg.model.name} / {regularizer_label(cfg.regularizer)} / seed {cfg.seed}"
     print(f"\naebench: {title}")
     for name in SUMMARY_METRICS:
         if name in result.metrics:

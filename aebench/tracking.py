@@ -124,15 +124,16 @@ class TrackingStore:
 
 
 class RunLogger(Logger):
-    """Lightning logger writing epoch metrics into an existing MLflow run (step = epoch).
+    """Lightning logger writing epoch metrics into an existing MLflow run (step = epoch), each
+    name behind ``prefix`` (the stages of layer-wise pretraining use ``pretrain/layer<l>/``).
 
     Unlike Lightning's ``MLFlowLogger`` it never ends the run: the run is FINISHED only by
     whoever created it, after every artifact is in, so FINISHED always means complete.
     """
 
-    def __init__(self, store: TrackingStore, run_id: str):
+    def __init__(self, store: TrackingStore, run_id: str, prefix: str = ""):
         super().__init__()
-        self.store, self.run_id = store, run_id
+        self.store, self.run_id, self.prefix = store, run_id, prefix
 
     @property
     def name(self) -> str:
@@ -150,4 +151,5 @@ class RunLogger(Logger):
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
         metrics = dict(metrics)
         epoch = metrics.pop("epoch", None)
+        metrics = {self.prefix + name: value for name, value in metrics.items()}
         self.store.log_metrics(self.run_id, metrics, step=int(epoch if epoch is not None else step or 0))

@@ -9,10 +9,12 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from aebench.build import RunPlan, plan_run
+from aebench.build import RunPlan, build_trainer, plan_run
 from aebench.config import flatten
 from aebench.images import save_reconstruction_grid
-from aebench.models import save_autoencoder
+from aebench.models import StackedAutoencoder, save_autoencoder
+from aebench.pretrain import pretrain_layerwise
+from aebench.regularizers import regularizer_label
 from aebench.tracking import RunLogger, TrackingStore, check_tracking_uri
 from aebench.version import __version__, git_commit
 
@@ -28,7 +30,7 @@ class RunResult:
 
 def run_tags(cfg: DictConfig) -> dict[str, str]:
     commit = git_commit()
-    tags = {"dataset": cfg.dataset.name, "model": cfg.model.name, "regularizer": cfg.regularizer.name,
+    tags = {"dataset": cfg.dataset.name, "model": cfg.model.name, "regularizer": regularizer_label(cfg.regularizer),
             "seed": str(cfg.seed), "aebench.version": __version__, "aebench.git_commit": commit}
     if commit != "unknown":
         tags["mlflow.source.git.commit"] = commit.removesuffix("-dirty")
@@ -36,7 +38,7 @@ def run_tags(cfg: DictConfig) -> dict[str, str]:
 
 
 def run_name(cfg: DictConfig) -> str:
-    return f"{cfg.dataset.name}-{cfg.model.name}-{cfg.regularizer.name}-s{cfg.seed}"
+    return f"{cfg.dataset.name}-{cfg.model.name}-{regularizer_label(cfg.regularizer)}-s{cfg.seed}"
 
 
 def open_store(cfg: DictConfig) -> TrackingStore:
@@ -71,6 +73,13 @@ def _fit_and_test(plan: RunPlan, store: TrackingStore, run_id: str) -> dict[str,
     model, datamodule, trainer = plan.model, plan.datamodule, plan.trainer
     trainer.loggers = [RunLogger(store, run_id)]
     started = time.perf_counter()
+    if isinstance(model, StackedAutoencoder) and model.pretrain_epochs > 0:
+        def stage_trainer(max_epochs: int, prefix: str):
+            stage = build_trainer(plan.cfg, max_epochs=max_epochs)
+            stage.loggers = [RunLogger(store, run_id, prefix)]
+            return stage
+
+        pretrain_layerwise(model, datamodule, stage_trainer)
     trainer.fit(model, datamodule=datamodule)
     fit_seconds = time.perf_counter() - started
     results = trainer.test(model, datamodule=datamodule, verbose=False)[0]

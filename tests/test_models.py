@@ -10,7 +10,7 @@ from aebench.models import Autoencoder, conv, create_model, deep, linear, list_m
 
 
 def test_registry_lists_variants_and_rejects_unknown_names_and_options():
-    assert list_models() == ["conv", "deep", "linear", "overcomplete", "undercomplete"]
+    assert list_models() == ["conv", "deep", "linear", "overcomplete", "stacked", "undercomplete"]
     with pytest.raises(ConfigError, match="name='vae' is not allowed: one of conv, deep, linear"):
         create_model("vae", input_shape=(4,))
     with pytest.raises(ConfigError, match="hidden_dims=.*not an option of model linear"):

@@ -32,6 +32,17 @@ BAD_INPUTS = {
     "zero batch size": (["trainer.batch_size=0"], "trainer.batch_size=0 is not allowed: an integer >= 1"),
     "bad precision": (["trainer.precision=8"], "trainer.precision='8' is not allowed: one of"),
     "split leaves no training data": (["dataset.test_fraction=0.5", "dataset.val_fraction=0.5"], "dataset.val_fraction=0.5 is not allowed"),
+    "negative weight": (["regularizer=l2", "regularizer.weight=-1"], "regularizer.weight=-1 is not allowed: a number >= 0.0"),
+    "rho at 1": (["regularizer=sparse_kl", "regularizer.target=1.0"], "regularizer.target=1.0 is not allowed: a number > 0.0 and < 1.0"),
+    "rho at 0": (["regularizer=sparse_kl", "regularizer.target=0"], "regularizer.target=0 is not allowed: a number > 0.0 and < 1.0"),
+    "probability 1": (["regularizer=denoising", "regularizer.noise_prob=1.0"], "regularizer.noise_prob=1.0 is not allowed: a number >= 0.0 and < 1.0"),
+    "negative probability": (["regularizer=denoising", "regularizer.noise_prob=-0.1"], "regularizer.noise_prob=-0.1 is not allowed"),
+    "unknown noise": (["regularizer=denoising", "regularizer.noise=speckle"], "regularizer.noise='speckle' is not allowed: one of gaussian, masking, salt_pepper"),
+    "zero projections": (["regularizer=contractive", "regularizer.projections=0"], "regularizer.projections=0 is not allowed: an integer >= 1"),
+    "bad term in a combination": (["regularizer=sparse_kl_denoising", "regularizer.terms.sparse_kl.weight=-2"],
+                                  "regularizer.terms.sparse_kl.weight=-2 is not allowed: a number >= 0.0"),
+    "kl on a linear code": (["model=linear", "regularizer=sparse_kl"], "needs code activations in (0, 1)"),
+    "negative pretraining": (["model=stacked", "model.pretrain_epochs=-2"], "model.pretrain_epochs=-2 is not allowed: an integer >= 0"),
     "file store": (["tracking.uri=./mlruns"], "tracking.uri='./mlruns' is not allowed: MLflow 3 refuses the file store"),
     "server not answering": ([f"tracking.uri=http://127.0.0.1:{closed_port()}"], "is not allowed: a reachable MLflow server"),
 }
@@ -74,8 +85,9 @@ def test_a_store_with_runs_keeps_them_after_bad_input(monkeypatch, capsys, tmp_p
     assert after[0].info.status == "FINISHED"
 
 
-@pytest.mark.parametrize("overrides,listed", [(["model=foo"], ["conv", "deep", "linear", "overcomplete", "undercomplete"]),
-                                               (["dataset=mnist_missing"], ["digits", "synthetic_lowrank"])])
+@pytest.mark.parametrize("overrides,listed", [(["model=foo"], ["conv", "deep", "linear", "overcomplete", "stacked", "undercomplete"]),
+                                               (["dataset=mnist_missing"], ["digits", "synthetic_lowrank"]),
+                                               (["regularizer=dropout"], ["contractive", "denoising", "l2", "sparse_kl", "sparse_l1"])])
 def test_unknown_option_lists_the_valid_ones(monkeypatch, capsys, tmp_path, overrides, listed):
     code, output = run_cli(monkeypatch, capsys, tmp_path, overrides)
     assert code != 0

@@ -22,7 +22,8 @@ class AutoencoderDataModule(L.LightningDataModule):
         self.arrays = arrays
         self.batch_size = require_int("batch_size", batch_size, minimum=1)
         self.shuffle_seed = shuffle_seed
-        self.split: Split = seeded_split(arrays.x.shape[0], split_seed, val_fraction, test_fraction)
+        self.split_options = {"split_seed": split_seed, "val_fraction": val_fraction, "test_fraction": test_fraction}
+        self.split: Split = seeded_split(arrays.x.shape[0], **self.split_options)
         self._on_device: dict[str, torch.Tensor] = {}
 
     @property
@@ -36,6 +37,11 @@ class AutoencoderDataModule(L.LightningDataModule):
     def labels(self, stage: str) -> torch.Tensor | None:
         labels = self.arrays.labels
         return None if labels is None else labels[getattr(self.split, stage)]
+
+    def with_inputs(self, x: torch.Tensor, name: str) -> "AutoencoderDataModule":
+        """The same split and batches over other per-sample inputs (codes of a lower layer, say)."""
+        arrays = DatasetArrays(f"{self.arrays.name}/{name}", x, self.arrays.labels, unit_range=False)
+        return AutoencoderDataModule(arrays, self.batch_size, shuffle_seed=self.shuffle_seed, **self.split_options)
 
     def _device(self) -> torch.device:
         trainer = getattr(self, "trainer", None)

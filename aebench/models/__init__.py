@@ -8,6 +8,7 @@ from aebench.models.checkpoint import load_autoencoder, save_autoencoder
 from aebench.models.conv import conv
 from aebench.models.mlp import deep, linear, overcomplete, undercomplete
 from aebench.models.registry import create_model, list_models, register_model
+from aebench.models.stacked import StackedAutoencoder, stacked
 
 __all__ = ["Autoencoder", "conv", "create_model", "deep", "linear", "list_models", "load_autoencoder",
-           "overcomplete", "register_model", "save_autoencoder", "undercomplete"]
+           "overcomplete", "register_model", "save_autoencoder", "stacked", "StackedAutoencoder", "undercomplete"]

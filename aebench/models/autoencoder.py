@@ -1,24 +1,53 @@
-"""The one LightningModule behind every variant: encoder -> code -> decoder.
+"""The one LightningModule behind every variant: encoder -> code -> decoder, plus regularizers.
 
-Variants differ only in the encoder and decoder they build (see ``mlp.py`` and ``conv.py``);
-training, validation and test steps, the loss and the optimiser live here once.
+Variants differ only in the encoder and decoder they build (``mlp.py``, ``conv.py``,
+``stacked.py``); training, validation and test steps, the loss and the optimiser live here once.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import lightning as L
 import torch
 from torch import nn
-from torchmetrics import MeanMetric
 
 from aebench.errors import require, require_choice, require_number
-from aebench.metrics import reconstruction_metrics
+from aebench.evaluation import TestEvaluation
+from aebench.metrics import MetricOptions
 from aebench.models.layers import RECONSTRUCTION_LOSSES, reconstruction_loss
+from aebench.regularizers import Regularizer
+
+# keyword arguments of Autoencoder that every builder passes through unchanged
+TRAINING_OPTIONS = ("loss", "lr", "unit_range", "regularizers", "metric_options")
+
+
+class EpochMeans(nn.Module):
+    """Sample-weighted means of per-step scalars, summed on the device and read once an epoch.
+
+    Logging from every step costs more than a small model's whole step and syncs the host with
+    the device; one tensor add per step does neither. Sums are reduced across processes before
+    dividing, so the mean is exact under data parallelism.
+    """
+
+    def __init__(self, names: Sequence[str]):
+        super().__init__()
+        self.names = list(names)
+        self.register_buffer("sums", torch.zeros(len(self.names) + 1, dtype=torch.float64), persistent=False)
+
+    def update(self, values: Sequence[torch.Tensor], weight: int) -> None:
+        stacked = torch.stack([v.detach().double() for v in values] + [self.sums.new_ones(())])
+        self.sums += stacked * weight
+
+    def compute_and_reset(self, strategy) -> dict[str, torch.Tensor]:
+        sums = strategy.reduce(self.sums.clone(), reduce_op="sum")
+        self.sums.zero_()
+        if sums[-1] == 0:
+            return {}
+        return {name: (total / sums[-1]).float() for name, total in zip(self.names, sums[:-1])}
 
 
 class Autoencoder(L.LightningModule):
-    """An autoencoder trained to reconstruct its input.
+    """An autoencoder trained to reconstruct its (clean) input.
 
     Args:
         encoder: maps a batch shaped ``(B, *input_shape)`` to codes ``(B, code_dim)``; its last
@@ -30,11 +59,14 @@ class Autoencoder(L.LightningModule):
         loss: ``mse``, ``l1`` or ``bce`` (binary cross-entropy on logits; inputs in [0, 1]).
         lr: Adam's learning rate.
         unit_range: inputs lie in [0, 1], so PSNR and SSIM are reported.
+        regularizers: corruptions and penalties applied in training (``aebench.regularizers``).
+        metric_options: settings of the test metrics.
     """
 
     def __init__(self, encoder: nn.Module, decoder: nn.Module, *, architecture: dict[str, Any],
                  input_shape: tuple[int, ...], code_dim: int, code_activation: str,
-                 loss: str = "mse", lr: float = 1e-3, unit_range: bool = True):
+                 loss: str = "mse", lr: float = 1e-3, unit_range: bool = True,
+                 regularizers: Sequence[Regularizer] = (), metric_options: MetricOptions = MetricOptions()):
         super().__init__()
         require_choice("loss", loss, RECONSTRUCTION_LOSSES)
         require(loss != "bce" or unit_range, "loss", loss, "mse or l1: bce needs inputs in [0, 1]")
@@ -42,9 +74,15 @@ class Autoencoder(L.LightningModule):
         self.encoder, self.decoder = encoder, decoder
         self.architecture = dict(architecture)
         self.input_shape, self.code_dim = tuple(input_shape), code_dim
-        self.code_activation, self.loss_name = code_activation, loss
-        self.train_loss, self.val_loss, self.test_loss = MeanMetric(), MeanMetric(), MeanMetric()
-        self.test_metrics = reconstruction_metrics(self.input_shape, unit_range).clone(prefix="test/")
+        self.code_activation, self.loss_name, self.unit_range = code_activation, loss, unit_range
+        self.regularizers = list(regularizers)
+        for regularizer in self.regularizers:
+            regularizer.bind(self)
+        penalties = [f"train/penalty/{r.name}" for r in self.regularizers if r.has_penalty]
+        self.train_means = EpochMeans(["train/loss", *penalties])
+        self.val_means = EpochMeans(["val/loss"])
+        self.evaluation = TestEvaluation(encoder, self.input_shape, code_dim, code_activation, unit_range,
+                                         metric_options)
 
     @property
     def variant(self) -> str:
@@ -53,34 +91,49 @@ class Autoencoder(L.LightningModule):
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder(x)
 
+    def to_reconstruction(self, decoder_output: torch.Tensor) -> torch.Tensor:
+        """Decoder output to input space: the sigmoid of the logits for ``bce``, else unchanged."""
+        return torch.sigmoid(decoder_output) if self.loss_name == "bce" else decoder_output
+
     def decode(self, code: torch.Tensor) -> torch.Tensor:
-        """The reconstruction in input space (the sigmoid of the logits for ``bce``)."""
-        output = self.decoder(code)
-        return torch.sigmoid(output) if self.loss_name == "bce" else output
+        return self.to_reconstruction(self.decoder(code))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(x))
 
-    def _reconstruction_loss(self, x: torch.Tensor) -> torch.Tensor:
-        return reconstruction_loss(self.loss_name, self.decoder(self.encoder(x)), x)
+    def reconstruction_loss(self, decoder_output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return reconstruction_loss(self.loss_name, decoder_output, target)
 
     def training_step(self, x: torch.Tensor, batch_idx: int) -> torch.Tensor:
-        loss = self._reconstruction_loss(x)
-        self.train_loss.update(loss.detach(), weight=x.shape[0])
-        self.log("train/loss", self.train_loss, on_step=False, on_epoch=True)
-        return loss
+        inputs = x
+        for regularizer in self.regularizers:
+            inputs = regularizer.corrupt(inputs)
+        if any(r.needs_input_grad for r in self.regularizers):
+            inputs = inputs.detach().requires_grad_(True)
+        code = self.encoder(inputs)
+        terms = [self.reconstruction_loss(self.decoder(code), x)]  # against the clean input, always
+        for regularizer in self.regularizers:
+            penalty = regularizer.penalty(self, inputs, code)
+            if penalty is not None:
+                terms.append(penalty)
+        self.train_means.update(terms, weight=x.shape[0])
+        return sum(terms)
+
+    def on_train_epoch_end(self) -> None:
+        self.log_dict(self.train_means.compute_and_reset(self.trainer.strategy))
 
     def validation_step(self, x: torch.Tensor, batch_idx: int) -> None:
-        self.val_loss.update(self._reconstruction_loss(x), weight=x.shape[0])
-        self.log("val/loss", self.val_loss, on_step=False, on_epoch=True)
+        self.val_means.update([self.reconstruction_loss(self.decoder(self.encoder(x)), x)], weight=x.shape[0])
+
+    def on_validation_epoch_end(self) -> None:
+        self.log_dict(self.val_means.compute_and_reset(self.trainer.strategy))
 
     def test_step(self, x: torch.Tensor, batch_idx: int) -> None:
-        output = self.decoder(self.encoder(x))
-        self.test_loss.update(reconstruction_loss(self.loss_name, output, x), weight=x.shape[0])
-        reconstruction = torch.sigmoid(output) if self.loss_name == "bce" else output
-        self.test_metrics.update(reconstruction.float(), x)
-        self.log("test/loss", self.test_loss, on_step=False, on_epoch=True)
-        self.log_dict(self.test_metrics, on_step=False, on_epoch=True)
+        self.evaluation.update(self, x, batch_idx)
+
+    def on_test_epoch_end(self) -> None:
+        self.log_dict(self.evaluation.compute())
+        self.evaluation.reset()
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.Adam(self.parameters(), lr=self.lr)

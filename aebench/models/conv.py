@@ -12,7 +12,7 @@ from torch import nn
 
 from aebench.errors import require, require_int
 from aebench.models.autoencoder import Autoencoder
-from aebench.models.layers import make_activation, require_activation
+from aebench.activations import make_activation, require_activation
 from aebench.models.registry import register_model
 
 STRIDE = 2
@@ -31,7 +31,7 @@ def _upsampled(size: int, kernel_size: int) -> int:
 @register_model
 def conv(input_shape: Sequence[int], code_dim: int = 16, channels: Sequence[int] = (16, 32),
          kernel_size: int = 3, activation: str = "relu", code_activation: str = "sigmoid",
-         tied_weights: bool = False, loss: str = "mse", lr: float = 1e-3, unit_range: bool = True) -> Autoencoder:
+         tied_weights: bool = False, **training) -> Autoencoder:
     """A convolutional autoencoder for samples shaped (channels, height, width)."""
     input_shape = tuple(input_shape)
     require(len(input_shape) == 3, "input_shape", input_shape,
@@ -74,4 +74,4 @@ def conv(input_shape: Sequence[int], code_dim: int = 16, channels: Sequence[int]
                     "code_activation": code_activation, "tied_weights": False}
     return Autoencoder(nn.Sequential(*encoder), nn.Sequential(*decoder), architecture=architecture,
                        input_shape=input_shape, code_dim=code_dim, code_activation=code_activation,
-                       loss=loss, lr=lr, unit_range=unit_range)
+                       **training)

@@ -1,30 +1,9 @@
-"""Small building blocks shared by the autoencoder variants."""
+"""Small building blocks shared by the autoencoder variants: tied layers and reconstruction losses."""
 from __future__ import annotations
 
 import torch
 from torch import nn
 from torch.nn import functional as F
-
-from aebench.errors import require_choice
-
-ACTIVATIONS: dict[str, type[nn.Module]] = {
-    "identity": nn.Identity,
-    "relu": nn.ReLU,
-    "leaky_relu": nn.LeakyReLU,
-    "elu": nn.ELU,
-    "gelu": nn.GELU,
-    "softplus": nn.Softplus,
-    "sigmoid": nn.Sigmoid,
-    "tanh": nn.Tanh,
-}
-
-
-def require_activation(field: str, name: str) -> str:
-    return require_choice(field, name, sorted(ACTIVATIONS))
-
-
-def make_activation(name: str) -> nn.Module:
-    return ACTIVATIONS[require_activation("activation", name)]()
 
 
 class TiedLinear(nn.Module):

@@ -11,13 +11,14 @@ from torch import nn
 
 from aebench.errors import require, require_int
 from aebench.models.autoencoder import Autoencoder
-from aebench.models.layers import TiedLinear, make_activation, require_activation
+from aebench.activations import make_activation, require_activation
+from aebench.models.layers import TiedLinear
 from aebench.models.registry import register_model
 
 
 def _mlp_autoencoder(input_shape: Sequence[int], code_dim: int, encoder_dims: Sequence[int],
                      decoder_dims: Sequence[int], activation: str, code_activation: str,
-                     tied_weights: bool, architecture: dict, **options) -> Autoencoder:
+                     tied_weights: bool, architecture: dict, **training) -> Autoencoder:
     """Encoder input -> encoder_dims... -> code; decoder code -> decoder_dims... -> input."""
     input_shape = tuple(input_shape)
     input_dim = math.prod(input_shape)
@@ -40,7 +41,7 @@ def _mlp_autoencoder(input_shape: Sequence[int], code_dim: int, encoder_dims: Se
             decoder.append(make_activation(activation))
     decoder.append(nn.Unflatten(1, input_shape))
     return Autoencoder(nn.Sequential(*encoder), nn.Sequential(*decoder), architecture=architecture,
-                       input_shape=input_shape, code_dim=code_dim, code_activation=code_activation, **options)
+                       input_shape=input_shape, code_dim=code_dim, code_activation=code_activation, **training)
 
 
 def _architecture(name: str, **kwargs) -> dict:
@@ -48,21 +49,19 @@ def _architecture(name: str, **kwargs) -> dict:
 
 
 @register_model
-def linear(input_shape: Sequence[int], code_dim: int = 16, tied_weights: bool = False, loss: str = "mse",
-           lr: float = 1e-3, unit_range: bool = True) -> Autoencoder:
+def linear(input_shape: Sequence[int], code_dim: int = 16, tied_weights: bool = False, **training) -> Autoencoder:
     """Affine encoder and decoder: trained with MSE it spans the top-``code_dim`` principal subspace
     (Baldi & Hornik 1989), so its error matches PCA's."""
     input_dim = math.prod(input_shape)
     require_int("code_dim", code_dim, minimum=1, maximum=input_dim)
     arch = _architecture("linear", input_shape=input_shape, code_dim=code_dim, tied_weights=tied_weights)
     return _mlp_autoencoder(input_shape, code_dim, [], [], "identity", "identity", tied_weights,
-                            arch, loss=loss, lr=lr, unit_range=unit_range)
+                            arch, **training)
 
 
 @register_model
 def undercomplete(input_shape: Sequence[int], code_dim: int = 16, activation: str = "sigmoid",
-                  tied_weights: bool = False, loss: str = "mse", lr: float = 1e-3,
-                  unit_range: bool = True) -> Autoencoder:
+                  tied_weights: bool = False, **training) -> Autoencoder:
     """One nonlinear code layer narrower than the input: h = act(W x + b), x_hat = W' h + b'."""
     input_dim = math.prod(input_shape)
     require_int("code_dim", code_dim, minimum=1, maximum=input_dim - 1)
@@ -70,13 +69,12 @@ def undercomplete(input_shape: Sequence[int], code_dim: int = 16, activation: st
     arch = _architecture("undercomplete", input_shape=input_shape, code_dim=code_dim, activation=activation,
                          tied_weights=tied_weights)
     return _mlp_autoencoder(input_shape, code_dim, [], [], activation, activation,
-                            tied_weights, arch, loss=loss, lr=lr, unit_range=unit_range)
+                            tied_weights, arch, **training)
 
 
 @register_model
 def overcomplete(input_shape: Sequence[int], code_dim: int = 128, activation: str = "sigmoid",
-                 tied_weights: bool = False, loss: str = "mse", lr: float = 1e-3,
-                 unit_range: bool = True) -> Autoencoder:
+                 tied_weights: bool = False, **training) -> Autoencoder:
     """One code layer at least as wide as the input: able to copy, useful once regularized."""
     input_dim = math.prod(input_shape)
     require_int("code_dim", code_dim, minimum=input_dim)
@@ -84,13 +82,13 @@ def overcomplete(input_shape: Sequence[int], code_dim: int = 128, activation: st
     arch = _architecture("overcomplete", input_shape=input_shape, code_dim=code_dim, activation=activation,
                          tied_weights=tied_weights)
     return _mlp_autoencoder(input_shape, code_dim, [], [], activation, activation,
-                            tied_weights, arch, loss=loss, lr=lr, unit_range=unit_range)
+                            tied_weights, arch, **training)
 
 
 @register_model
 def deep(input_shape: Sequence[int], code_dim: int = 16, hidden_dims: Sequence[int] = (48, 32),
          decoder_dims: Sequence[int] | None = None, activation: str = "relu", code_activation: str = "sigmoid",
-         tied_weights: bool = False, loss: str = "mse", lr: float = 1e-3, unit_range: bool = True) -> Autoencoder:
+         tied_weights: bool = False, **training) -> Autoencoder:
     """Hidden layers of ``hidden_dims`` before the code; the decoder mirrors them unless
     ``decoder_dims`` (code side first) says otherwise."""
     require_int("code_dim", code_dim, minimum=1)
@@ -110,4 +108,4 @@ def deep(input_shape: Sequence[int], code_dim: int = 16, hidden_dims: Sequence[i
                          decoder_dims=decoder_dims, activation=activation, code_activation=code_activation,
                          tied_weights=tied_weights)
     return _mlp_autoencoder(input_shape, code_dim, list(hidden_dims), decoder_dims, activation,
-                            code_activation, tied_weights, arch, loss=loss, lr=lr, unit_range=unit_range)
+                            code_activation, tied_weights, arch, **training)

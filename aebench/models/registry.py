@@ -5,7 +5,7 @@ import inspect
 from typing import Callable
 
 from aebench.errors import ConfigError
-from aebench.models.autoencoder import Autoencoder
+from aebench.models.autoencoder import TRAINING_OPTIONS, Autoencoder
 
 _MODELS: dict[str, Callable[..., Autoencoder]] = {}
 
@@ -21,11 +21,13 @@ def list_models() -> list[str]:
 
 
 def create_model(name: str, **options) -> Autoencoder:
-    """Build variant ``name``; an unknown name or option fails with the known ones."""
+    """Build variant ``name`` with its architecture options and the training options of
+    :class:`Autoencoder` (loss, lr, ...); an unknown name or option fails with the known ones."""
     if name not in _MODELS:
         raise ConfigError("name", name, "one of " + ", ".join(list_models()))
     builder = _MODELS[name]
-    accepted = inspect.signature(builder).parameters
+    accepted = [p.name for p in inspect.signature(builder).parameters.values()
+                if p.kind is not inspect.Parameter.VAR_KEYWORD] + list(TRAINING_OPTIONS)
     for option in options:
         if option not in accepted:
             raise ConfigError(option, options[option],

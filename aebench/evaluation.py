@@ -1,0 +1,62 @@
+"""Everything measured on the test set, for every run whatever its regularizer.
+
+``test/loss``, ``test/mse``, ``test/psnr``, ``test/ssim``; the code statistics of
+:class:`~aebench.metrics.CodeStatistics`; ``test/jacobian_frobenius``, the mean over test inputs
+of ||J_f(x)||_F (exact unless ``jacobian_projections`` is set; ``test/jacobian_projections``
+says which, 0 meaning exact); ``test/denoise_psnr``, the PSNR against the clean input of the
+reconstruction of the input plus fixed gaussian noise (the same noise for every model).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torchmetrics import MeanMetric
+
+from aebench.jacobian import EncoderJacobian
+from aebench.metrics import CodeStatistics, MetricOptions, psnr_metric, reconstruction_metrics
+
+DENOISE_NOISE_SEED = 20110628  # fixed: every model sees the same noisy test inputs
+
+
+class TestEvaluation(nn.Module):
+    __test__ = False  # not a pytest class
+
+    def __init__(self, encoder: nn.Module, input_shape: tuple[int, ...], code_dim: int, code_activation: str,
+                 unit_range: bool, options: MetricOptions):
+        super().__init__()
+        self.options = options
+        self._jacobian = EncoderJacobian(encoder)
+        self.loss = MeanMetric()
+        self.reconstruction = reconstruction_metrics(input_shape, unit_range)
+        self.denoise_psnr = psnr_metric(input_shape) if unit_range else None
+        self.jacobian = MeanMetric()
+        self.code = CodeStatistics(code_dim, code_activation, options.zero_threshold, options.saturation_margin)
+
+    def update(self, model: nn.Module, x: torch.Tensor, batch_idx: int) -> None:
+        with torch.enable_grad():
+            inputs = x.detach().requires_grad_(self._jacobian.needs_input_grad(self.options.jacobian_projections))
+            code = model.encoder(inputs)
+            squared = self._jacobian.sq_norm(inputs, code, self.options.jacobian_projections)
+        self.jacobian.update(squared.detach().float().clamp_min(0).sqrt())
+        code = code.detach()
+        output = model.decoder(code)
+        self.loss.update(model.reconstruction_loss(output, x), weight=x.shape[0])
+        self.reconstruction.update(model.to_reconstruction(output).float(), x)
+        self.code.update(code)
+        if self.denoise_psnr is not None:
+            generator = torch.Generator(device=x.device).manual_seed(DENOISE_NOISE_SEED + batch_idx)
+            noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+            self.denoise_psnr.update(model(x + self.options.denoise_std * noise).float(), x)
+
+    def compute(self) -> dict[str, torch.Tensor]:
+        results = {"loss": self.loss.compute(), **self.reconstruction.compute(), **self.code.compute(),
+                   "jacobian_frobenius": self.jacobian.compute(),
+                   "jacobian_projections": torch.tensor(float(self.options.jacobian_projections or 0))}
+        if self.denoise_psnr is not None:
+            results["denoise_psnr"] = self.denoise_psnr.compute()
+        return {f"test/{name}": value.float() for name, value in results.items()}
+
+    def reset(self) -> None:
+        for metric in (self.loss, self.reconstruction, self.jacobian, self.code, self.denoise_psnr):
+            if metric is not None:
+                metric.reset()

@@ -1,0 +1,113 @@
+"""||J_f(x)||_F^2, the squared Frobenius norm of the encoder's Jacobian, per sample (Rifai et al. 2011).
+
+Every route is batched over the samples; none loops over them in Python:
+
+- closed form, for one linear layer h = s(W x + b) with an elementwise s:
+  J = diag(s'(a)) W, so ||J||_F^2 = sum_j s'(a_j)^2 ||W_j||^2, with s' read off h;
+- chain, exact for any stack of linear layers and elementwise activations:
+  J = D_L W_L ... D_1 W_1 (D_l = diag(s'_l(a_l))), multiplied from the code side, (B, K, width),
+  with ||P W_1||_F^2 = sum((P W_1 W_1^T) * P) so the input dimension enters only through W_1 W_1^T;
+- vector-Jacobian products, for any other encoder (convolutions): exact as sum_k ||e_k^T J||^2
+  over the K code directions in one batched backward pass, or estimated without bias as
+  mean_p ||v_p^T J||^2 over P random sign vectors v_p (E[v v^T] = I).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from aebench.activations import DERIVATIVE_FROM_OUTPUT, activation_name
+
+
+def linear_chain(encoder: nn.Module) -> list[tuple[nn.Linear, nn.Module, str]] | None:
+    """[(linear, activation, activation name), ...] if the encoder is Flatten?, then Linear and
+    activation modules alternating, each activation with an output-form derivative; else None."""
+    leaves = [m for m in encoder.modules() if not list(m.children())]
+    if leaves and isinstance(leaves[0], nn.Flatten):
+        leaves = leaves[1:]
+    if not leaves or len(leaves) % 2:
+        return None
+    chain = []
+    for linear, activation in zip(leaves[::2], leaves[1::2]):
+        name = activation_name(activation)
+        if not isinstance(linear, nn.Linear) or name not in DERIVATIVE_FROM_OUTPUT:
+            return None
+        chain.append((linear, activation, name))
+    return chain
+
+
+def closed_form_sq_norm(weight: torch.Tensor, activation: str, code: torch.Tensor) -> torch.Tensor:
+    """sum_j s'(a_j)^2 ||W_j||^2 per sample, for h = s(W x + b) given as ``code`` (B, K)."""
+    derivative = DERIVATIVE_FROM_OUTPUT[activation](code)
+    return derivative.pow(2) @ weight.pow(2).sum(dim=1).to(derivative.dtype)
+
+
+def chain_sq_norm(chain: list[tuple[nn.Linear, nn.Module, str]], inputs: torch.Tensor) -> torch.Tensor:
+    """Exact ||J||_F^2 per sample for a linear chain, recomputing the layer outputs from ``inputs``."""
+    hidden, derivatives = inputs.flatten(1), []
+    for linear, activation, name in chain:
+        hidden = activation(linear(hidden))
+        derivatives.append(DERIVATIVE_FROM_OUTPUT[name](hidden))
+    product = derivatives[-1].unsqueeze(2) * chain[-1][0].weight  # D_L W_L: (B, K, width_{L-1})
+    for (linear, _, _), derivative in zip(reversed(chain[1:-1]), reversed(derivatives[1:-1])):
+        product = (product * derivative.unsqueeze(1)) @ linear.weight
+    product = product * derivatives[0].unsqueeze(1)  # P = D_L W_L ... W_2 D_1: (B, K, width_1)
+    first = chain[0][0].weight
+    # ||P W_1||_F^2 = sum (P G) * P with G = W_1 W_1^T: width_1^2 per row instead of width_1 * input_dim
+    return ((product @ (first @ first.t())) * product).sum(dim=(1, 2))
+
+
+def sign_directions(projections: int, batch: int, code_dim: int, like: torch.Tensor) -> torch.Tensor:
+    """(projections, batch, code_dim) independent random signs: E[v v^T] = I."""
+    signs = torch.randint(0, 2, (projections, batch, code_dim), device=like.device)
+    return (2 * signs - 1).to(like.dtype)
+
+
+def vjp_sq_norms(code: torch.Tensor, inputs: torch.Tensor, directions: torch.Tensor,
+                 create_graph: bool = False) -> torch.Tensor:
+    """||v^T J||^2 for each direction v (directions: (P, B, K)) and sample: (P, B), one batched pass.
+    ``code`` must have been computed from ``inputs`` with ``inputs.requires_grad``."""
+    (rows,) = torch.autograd.grad(code, inputs, grad_outputs=directions, is_grads_batched=True,
+                                  retain_graph=True, create_graph=create_graph)
+    return rows.flatten(2).pow(2).sum(dim=2)
+
+
+def vjp_sq_norm(code: torch.Tensor, inputs: torch.Tensor, projections: int | None = None,
+                create_graph: bool = False) -> torch.Tensor:
+    """Exact ||J||_F^2 per sample over the K basis directions (``projections=None``), or its unbiased
+    estimate, the mean over ``projections`` random sign directions."""
+    batch, code_dim = code.shape
+    if projections is None:
+        basis = torch.eye(code_dim, dtype=code.dtype, device=code.device).unsqueeze(1).expand(-1, batch, -1)
+        return vjp_sq_norms(code, inputs, basis, create_graph).sum(dim=0)
+    directions = sign_directions(projections, batch, code_dim, code)
+    return vjp_sq_norms(code, inputs, directions, create_graph).mean(dim=0)
+
+
+class EncoderJacobian:
+    """The route to ||J_f(x)||_F^2 for one encoder, chosen once from its structure."""
+
+    def __init__(self, encoder: nn.Module):
+        self.encoder = encoder
+        self.chain = linear_chain(encoder)
+
+    @property
+    def route(self) -> str:
+        if self.chain is None:
+            return "vector-Jacobian products"
+        return "closed form" if len(self.chain) == 1 else "layer chain"
+
+    def needs_input_grad(self, projections: int | None = None) -> bool:
+        """Only the vector-Jacobian route differentiates through the inputs."""
+        return self.route != "closed form" and (self.chain is None or projections is not None)
+
+    def sq_norm(self, inputs: torch.Tensor, code: torch.Tensor, projections: int | None = None,
+                create_graph: bool = False) -> torch.Tensor:
+        """Per-sample ||J_f(x)||_F^2 by the cheapest exact route. ``projections`` replaces every route
+        but the closed form by the unbiased estimate from that many vector-Jacobian products."""
+        if self.route == "closed form":
+            linear, _, name = self.chain[0]
+            return closed_form_sq_norm(linear.weight, name, code)
+        if self.chain is not None and projections is None:
+            return chain_sq_norm(self.chain, inputs)
+        return vjp_sq_norm(code, inputs, projections, create_graph)

@@ -1,0 +1,87 @@
+"""Stacked autoencoder: a deep autoencoder trained greedily, one layer at a time, then fine-tuned.
+
+Layer l is first trained as a shallow autoencoder of its own, h_l = s(W_l h_{l-1} + b_l)
+decoded by W'_l back to h_{l-1}, on the codes h_{l-1} of the (already trained) layers below
+and with the run's regularizers (Bengio, Lamblin, Popovici & Larochelle 2007; stacked
+denoising autoencoders: Vincent et al. 2010). The shallow autoencoders share their modules
+with the deep one, so end-to-end fine-tuning starts from exactly the pretrained weights.
+The layer-wise loop itself runs in ``aebench.pretrain``.
+"""
+from __future__ import annotations
+
+import copy
+import math
+from typing import Sequence
+
+from torch import nn
+
+from aebench.errors import require, require_int
+from aebench.models.autoencoder import Autoencoder
+from aebench.activations import make_activation, require_activation
+from aebench.models.layers import TiedLinear
+from aebench.models.registry import register_model
+
+
+class StackedAutoencoder(Autoencoder):
+    """Encoder blocks [Linear_l, s_l] and decoder blocks [Linear'_l, s_{l-1}] (none after the last)."""
+
+    def __init__(self, encoder_blocks: Sequence[nn.Sequential], decoder_blocks: Sequence[nn.Sequential],
+                 block_activations: Sequence[str], pretrain_epochs: int, **autoencoder):
+        input_shape = tuple(autoencoder["input_shape"])
+        encoder = nn.Sequential(nn.Flatten(), *encoder_blocks)
+        decoder = nn.Sequential(*reversed(decoder_blocks), nn.Unflatten(1, input_shape))
+        super().__init__(encoder, decoder, **autoencoder)
+        self.pretrain_epochs = pretrain_epochs
+        self._blocks = list(zip(encoder_blocks, decoder_blocks))  # plain list: already registered above
+        self._block_activations = list(block_activations)
+
+    @property
+    def num_stages(self) -> int:
+        return len(self._blocks)
+
+    def stage(self, index: int) -> Autoencoder:
+        """The shallow autoencoder that pretrains layer ``index`` (0 = next to the input)."""
+        encoder_block, decoder_block = self._blocks[index]
+        if index == 0:
+            encoder, decoder = nn.Sequential(nn.Flatten(), encoder_block), nn.Sequential(
+                decoder_block, nn.Unflatten(1, self.input_shape))
+            input_shape, loss, unit_range = self.input_shape, self.loss_name, self.unit_range
+        else:
+            encoder, decoder = encoder_block, decoder_block
+            input_shape, loss, unit_range = (encoder_block[0].in_features,), "mse", False
+        return Autoencoder(encoder, decoder, architecture={"name": f"stacked/layer{index + 1}"},
+                           input_shape=input_shape, code_dim=encoder_block[0].out_features,
+                           code_activation=self._block_activations[index], loss=loss, lr=self.lr,
+                           unit_range=unit_range, regularizers=[copy.copy(r) for r in self.regularizers])  # each rebinds to its stage
+
+
+@register_model
+def stacked(input_shape: Sequence[int], code_dim: int = 16, hidden_dims: Sequence[int] = (48, 32),
+            activation: str = "sigmoid", code_activation: str = "sigmoid", tied_weights: bool = False,
+            pretrain_epochs: int = 10, **training) -> StackedAutoencoder:
+    """A deep autoencoder with a mirrored decoder, pretrained layer by layer for ``pretrain_epochs``
+    each, then fine-tuned end to end."""
+    require_int("code_dim", code_dim, minimum=1)
+    require(len(hidden_dims) >= 1, "hidden_dims", list(hidden_dims), "a list of one or more widths")
+    for width in hidden_dims:
+        require_int("hidden_dims", width, minimum=1)
+    require_activation("activation", activation)
+    require_activation("code_activation", code_activation)
+    require_int("pretrain_epochs", pretrain_epochs, minimum=0)
+    input_shape = tuple(input_shape)
+    widths = [math.prod(input_shape), *hidden_dims, code_dim]
+    activations = [activation] * len(hidden_dims) + [code_activation]
+    encoder_blocks, decoder_blocks = [], []
+    for index, (width_in, width_out) in enumerate(zip(widths, widths[1:])):
+        layer = nn.Linear(width_in, width_out)
+        encoder_blocks.append(nn.Sequential(layer, make_activation(activations[index])))
+        back = TiedLinear(layer) if tied_weights else nn.Linear(width_out, width_in)
+        # the decoder block rebuilds h_{l-1}: an activated hidden layer, or the raw output for l = 1
+        decoder_blocks.append(nn.Sequential(back, make_activation(activation)) if index else nn.Sequential(back))
+    architecture = {"name": "stacked", "input_shape": list(input_shape), "code_dim": code_dim,
+                    "hidden_dims": list(hidden_dims), "activation": activation,
+                    "code_activation": code_activation, "tied_weights": tied_weights,
+                    "pretrain_epochs": pretrain_epochs}
+    return StackedAutoencoder(encoder_blocks, decoder_blocks, activations, pretrain_epochs,
+                              architecture=architecture, input_shape=input_shape, code_dim=code_dim,
+                              code_activation=code_activation, **training)

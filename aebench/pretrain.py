@@ -1,0 +1,39 @@
+"""Greedy layer-wise pretraining of a :class:`~aebench.models.StackedAutoencoder`.
+
+Stage l fits the shallow autoencoder of layer l on the codes of layers 1..l-1 (same split,
+same regularizers), for ``pretrain_epochs``; each stage is one Lightning fit whose metrics are
+logged under ``pretrain/layer<l>/``.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import lightning as L
+import torch
+
+from aebench.data import AutoencoderDataModule
+from aebench.models import StackedAutoencoder
+
+ENCODE_CHUNK = 4096
+
+
+@torch.no_grad()
+def encode_all(encoder: torch.nn.Module, inputs: torch.Tensor) -> torch.Tensor:
+    encoder.eval()
+    device = next(encoder.parameters()).device
+    codes = [encoder(chunk.to(device)).float().cpu() for chunk in inputs.split(ENCODE_CHUNK)]
+    return torch.cat(codes)
+
+
+def pretrain_layerwise(model: StackedAutoencoder, datamodule: AutoencoderDataModule,
+                       make_trainer: Callable[[int, str], L.Trainer]) -> None:
+    """``make_trainer(max_epochs, metric_prefix)`` gives the trainer of each stage."""
+    inputs = datamodule.arrays.x
+    for index in range(model.num_stages):
+        stage = model.stage(index)
+        stage_data = datamodule if index == 0 else datamodule.with_inputs(inputs, f"layer{index}-codes")
+        trainer = make_trainer(model.pretrain_epochs, f"pretrain/layer{index + 1}/")
+        trainer.fit(stage, datamodule=stage_data)
+        if index + 1 < model.num_stages:
+            inputs = encode_all(stage.encoder, inputs)
+    model.train()

@@ -1,0 +1,69 @@
+"""Regularizers by name, built from the ``regularizer`` config group.
+
+A config is either one regularizer (``name`` and its fields) or a combination, whose
+``terms`` map a label to one regularizer each (see ``conf/regularizer/sparse_kl_denoising.yaml``).
+"""
+from __future__ import annotations
+
+import inspect
+from typing import Any, Mapping
+
+from aebench.errors import ConfigError
+from aebench.regularizers.base import Regularizer
+from aebench.regularizers.contractive import Contractive
+from aebench.regularizers.denoising import Denoising
+from aebench.regularizers.l2 import L2
+from aebench.regularizers.sparse_kl import SparseKL
+from aebench.regularizers.sparse_l1 import SparseL1
+
+REGULARIZERS: dict[str, type[Regularizer]] = {cls.name: cls for cls in (L2, Denoising, SparseL1, SparseKL, Contractive)}
+NONE = "none"
+
+
+def list_regularizers() -> list[str]:
+    return [NONE, *sorted(REGULARIZERS)]
+
+
+def create_regularizer(name: str, **options: Any) -> Regularizer:
+    if name not in REGULARIZERS:
+        raise ConfigError("name", name, "one of " + ", ".join(list_regularizers()))
+    cls = REGULARIZERS[name]
+    accepted = list(inspect.signature(cls.__init__).parameters)[1:]
+    for option in options:
+        if option not in accepted:
+            raise ConfigError(option, options[option],
+                              f"not an option of regularizer {name}; its options are " + ", ".join(accepted))
+    return cls(**options)
+
+
+def _terms(config: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    """(config path, fields) of each regularizer a config names."""
+    if "terms" in config:
+        return [(f"terms.{label}", term) for label, term in config["terms"].items()]
+    return [] if config.get("name", NONE) == NONE else [("", config)]
+
+
+def build_regularizers(config: Mapping[str, Any]) -> list[Regularizer]:
+    """The regularizers of a ``regularizer`` config section (a plain mapping)."""
+    built = []
+    for path, term in _terms(config):
+        options = {k: v for k, v in term.items() if k != "name"}
+        try:
+            built.append(create_regularizer(term.get("name", NONE), **options))
+        except ConfigError as error:
+            raise error.in_group(path.strip(".")) if path else error from None
+    names = [r.name for r in built]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise ConfigError("terms", names, f"each regularizer at most once ({', '.join(duplicated)} repeats)")
+    return built
+
+
+def regularizer_label(config: Mapping[str, Any]) -> str:
+    """``none``, a regularizer's name, or the names of a combination joined by ``+``."""
+    terms = _terms(config)
+    return "+".join(term.get("name", NONE) for _, term in terms) if terms else NONE
+
+
+__all__ = ["REGULARIZERS", "Contractive", "Denoising", "L2", "Regularizer", "SparseKL", "SparseL1",
+           "build_regularizers", "create_regularizer", "list_regularizers", "regularizer_label"]

@@ -1,0 +1,42 @@
+"""Denoising (Vincent, Larochelle, Bengio & Manzagol, ICML 2008; Vincent et al., JMLR 2010):
+train on a corrupted input x~ ~ q(x~ | x) and reconstruct the clean x.
+
+- ``gaussian``: x~ = x + N(0, noise_std^2), independently per value;
+- ``masking``: each value is set to 0 with probability noise_prob (Vincent 2008);
+- ``salt_pepper``: each value, with probability noise_prob, is set to 0 or 1 with equal odds
+  (Vincent 2010); for data in [0, 1].
+
+A fresh corruption is drawn at every training step, on the batch's own device.
+"""
+from __future__ import annotations
+
+import torch
+
+from aebench.errors import ConfigError, require_choice, require_number
+from aebench.regularizers.base import Regularizer
+
+NOISES = ("gaussian", "masking", "salt_pepper")
+
+
+class Denoising(Regularizer):
+    name = "denoising"
+    has_penalty = False
+
+    def __init__(self, noise: str = "masking", noise_std: float = 0.1, noise_prob: float = 0.3):
+        self.noise = require_choice("noise", noise, NOISES)
+        self.noise_std = require_number("noise_std", noise_std, minimum=0.0)
+        self.noise_prob = require_number("noise_prob", noise_prob, minimum=0.0, maximum=1.0, open_maximum=True)
+
+    def bind(self, model) -> None:
+        if self.noise == "salt_pepper" and not model.unit_range:
+            raise ConfigError("noise", self.noise, "gaussian or masking: salt_pepper sets values to 0 or 1, "
+                              "which needs data in [0, 1]")
+
+    def corrupt(self, x: torch.Tensor) -> torch.Tensor:
+        if self.noise == "gaussian":
+            return x + self.noise_std * torch.randn_like(x)
+        hit = torch.rand_like(x) < self.noise_prob
+        if self.noise == "masking":
+            return x.masked_fill(hit, 0.0)
+        salt = torch.rand_like(x) < 0.5
+        return torch.where(hit, salt.to(x.dtype), x)

@@ -1,0 +1,40 @@
+"""KL sparsity (Ng, "Sparse autoencoder", CS294A lecture notes, 2011):
+
+    beta * sum_j KL(rho || rho_hat_j),   KL(rho || q) = rho log(rho / q) + (1 - rho) log((1 - rho) / (1 - q)),
+
+with rho_hat_j the mean activation of code unit j over the batch. It keeps each unit active
+for a fraction rho of the inputs, so it needs activations in (0, 1): a sigmoid code layer.
+Any other code activation is refused (every variant but ``linear`` can set one).
+"""
+from __future__ import annotations
+
+import torch
+
+from aebench.errors import ConfigError, require_number
+from aebench.regularizers.base import Regularizer
+
+UNIT_INTERVAL_ACTIVATIONS = ("sigmoid",)
+EPSILON = 1e-6  # keeps log finite when a unit's batch mean reaches 0 or 1
+
+
+def kl_sparsity(code: torch.Tensor, target: float) -> torch.Tensor:
+    """sum_j KL(target || mean_b code[b, j])."""
+    rho_hat = code.mean(dim=0).clamp(EPSILON, 1 - EPSILON)
+    rho = target
+    return (rho * torch.log(rho / rho_hat) + (1 - rho) * torch.log((1 - rho) / (1 - rho_hat))).sum()
+
+
+class SparseKL(Regularizer):
+    name = "sparse_kl"
+
+    def __init__(self, target: float = 0.05, weight: float = 0.1):
+        self.target = require_number("target", target, minimum=0.0, maximum=1.0, open_minimum=True, open_maximum=True)
+        self.weight = require_number("weight", weight, minimum=0.0)
+
+    def bind(self, model) -> None:
+        if model.code_activation not in UNIT_INTERVAL_ACTIVATIONS:
+            raise ConfigError("code_activation", model.code_activation,
+                              "sigmoid for regularizer=sparse_kl, which needs code activations in (0, 1)")
+
+    def penalty(self, model, inputs, code) -> torch.Tensor:
+        return self.weight * kl_sparsity(code.float(), self.target)

@@ -1,0 +1,49 @@
+"""Helpers shared by the benchmark scripts: compose the real config and time Lightning fits."""
+from __future__ import annotations
+
+import logging
+import statistics
+import time
+import warnings
+
+import lightning as L
+from hydra import compose, initialize_config_dir
+
+from aebench.build import plan_run
+from aebench.config import config_dir
+
+
+def quiet() -> None:
+    for name in ("lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore")
+
+
+def config(*overrides: str):
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        return compose("config", overrides=["trainer.progress_bar=false", *overrides])
+
+
+class StepTimer(L.Callback):
+    """Wall time of each training step: forward, penalties, backward and the optimiser step."""
+
+    def __init__(self):
+        self.seconds: list[float] = []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        self._started = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self.seconds.append(time.perf_counter() - self._started)
+
+
+def timed_fit(*overrides: str) -> tuple[float, float]:
+    """(median step seconds, fit seconds per epoch) of one fit through aebench's own path."""
+    cfg = config(*overrides)
+    plan = plan_run(cfg)
+    timer = StepTimer()
+    plan.trainer.callbacks.append(timer)
+    started = time.perf_counter()
+    plan.trainer.fit(plan.model, datamodule=plan.datamodule)
+    per_epoch = (time.perf_counter() - started) / cfg.trainer.max_epochs
+    return statistics.median(timer.seconds), per_epoch

@@ -1,0 +1,80 @@
+"""Test-set metrics against explicit loops over samples and units."""
+import math
+
+import pytest
+import torch
+
+from aebench.evaluation import DENOISE_NOISE_SEED
+from aebench.metrics import CodeStatistics, MetricOptions
+from aebench.models import create_model
+
+
+def reference_code_statistics(code, zero_threshold, bounds, margin):
+    rows = code.tolist()
+    values = [v for row in rows for v in row]
+    k = len(rows[0])
+    hoyer = []
+    for row in rows:
+        l1, l2 = sum(abs(v) for v in row), math.sqrt(sum(v * v for v in row))
+        hoyer.append((math.sqrt(k) - (l1 / l2 if l2 else 1.0)) / (math.sqrt(k) - 1))
+    dead = sum(all(abs(row[j]) < zero_threshold for row in rows) for j in range(k))
+    stats = {"code_mean_abs": sum(abs(v) for v in values) / len(values), "code_mean": sum(values) / len(values),
+             "code_zero_frac": sum(abs(v) < zero_threshold for v in values) / len(values),
+             "code_hoyer": sum(hoyer) / len(hoyer), "dead_units": float(dead)}
+    if bounds:
+        low, high = bounds
+        cut = margin * (high - low)
+        stats["saturation"] = sum(v < low + cut or v > high - cut for v in values) / len(values)
+    return stats
+
+
+@pytest.mark.parametrize("activation,bounds", [("sigmoid", (0, 1)), ("tanh", (-1, 1)), ("relu", None)])
+def test_code_statistics_match_explicit_loops(activation, bounds):
+    torch.manual_seed(0)
+    batches = []
+    for size in (7, 5, 9):
+        code = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu}[activation](torch.randn(size, 6) * 3)
+        code[:, 2] = 0.001 * code[:, 2]  # a dead unit
+        code[0] = 0.0  # an all-zero code
+        batches.append(code)
+    metric = CodeStatistics(6, activation, zero_threshold=0.01, saturation_margin=0.05)
+    for code in batches:
+        metric.update(code)
+    computed = {k: v.item() for k, v in metric.compute().items()}
+    expected = reference_code_statistics(torch.cat(batches).double(), 0.01, bounds, 0.05)
+    assert computed.keys() == expected.keys()
+    for name, value in expected.items():
+        assert computed[name] == pytest.approx(value, rel=1e-9, abs=1e-12), name
+    assert computed["dead_units"] >= 1
+
+
+def test_hoyer_sparsity_extremes():
+    metric = CodeStatistics(4, "relu", 0.01, 0.05)
+    metric.update(torch.tensor([[0.0, 0.0, 3.0, 0.0], [1.0, 1.0, 1.0, 1.0]]))
+    assert metric.compute()["code_hoyer"].item() == pytest.approx(0.5)  # 1 for one-hot, 0 for flat
+
+
+def test_evaluation_metrics_match_a_direct_computation():
+    torch.manual_seed(0)
+    model = create_model("deep", input_shape=(1, 8, 8), code_dim=5, hidden_dims=[12],
+                         metric_options=MetricOptions(denoise_std=0.1)).eval()
+    batches = [torch.rand(10, 1, 8, 8), torch.rand(6, 1, 8, 8)]
+    for index, x in enumerate(batches):
+        model.evaluation.update(model, x, index)
+    results = {k: v.item() for k, v in model.evaluation.compute().items()}
+
+    norms, denoise_psnr, psnr = [], [], []
+    for index, x in enumerate(batches):
+        generator = torch.Generator().manual_seed(DENOISE_NOISE_SEED + index)
+        noisy = x + 0.1 * torch.randn(x.shape, generator=generator)
+        with torch.no_grad():
+            clean_out, noisy_out = model(x), model(noisy)
+        for b in range(x.shape[0]):
+            jacobian = torch.autograd.functional.jacobian(lambda v: model.encoder(v.unsqueeze(0)).squeeze(0), x[b])
+            norms.append(jacobian.pow(2).sum().sqrt().item())
+            psnr.append(10 * math.log10(1 / (clean_out[b] - x[b]).pow(2).mean().item()))
+            denoise_psnr.append(10 * math.log10(1 / (noisy_out[b] - x[b]).pow(2).mean().item()))
+    assert results["test/jacobian_frobenius"] == pytest.approx(sum(norms) / len(norms), rel=1e-5)
+    assert results["test/psnr"] == pytest.approx(sum(psnr) / len(psnr), rel=1e-5)
+    assert results["test/denoise_psnr"] == pytest.approx(sum(denoise_psnr) / len(denoise_psnr), rel=1e-5)
+    assert results["test/jacobian_projections"] == 0

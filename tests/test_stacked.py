@@ -1,0 +1,72 @@
+"""Stacked autoencoder: greedy layer-wise pretraining, logged per stage, then fine-tuning from it."""
+import lightning as L
+import torch
+
+from aebench.build import build_trainer, plan_run
+from aebench.pretrain import pretrain_layerwise
+from aebench.train import train
+
+
+def snapshot(model):
+    return {name: value.detach().clone() for name, value in model.state_dict().items()}
+
+
+def test_stages_share_modules_with_the_deep_model(make_config):
+    plan = plan_run(make_config("model=stacked", "model.hidden_dims=[40,24]", "model.code_dim=12"))
+    model = plan.model
+    assert model.num_stages == 3
+    widths = [(stage.input_shape, stage.code_dim) for stage in (model.stage(i) for i in range(3))]
+    assert widths == [((1, 8, 8), 40), ((40,), 24), ((24,), 12)]
+    deep_parameters = {id(p) for p in model.parameters()}
+    for index in range(3):
+        assert {id(p) for p in model.stage(index).parameters()} <= deep_parameters
+
+
+def test_each_stage_trains_its_own_layer_and_fine_tuning_starts_from_it(make_config):
+    cfg = make_config("model=stacked", "model.pretrain_epochs=3", "trainer.max_epochs=2")
+    plan = plan_run(cfg)
+    model, data = plan.model, plan.datamodule
+    initial = snapshot(model)
+    after_stage = []
+
+    def stage_trainer(max_epochs, prefix):
+        after_stage.append(snapshot(model))  # the weights as each stage is about to start
+        return build_trainer(cfg, max_epochs=max_epochs)
+
+    pretrain_layerwise(model, data, stage_trainer)
+    pretrained = snapshot(model)
+    changed = [name for name in initial if not torch.equal(initial[name], pretrained[name])]
+    for layer in range(3):  # every encoder layer and its mirror in the decoder moved
+        assert any(f"encoder.{layer + 1}.0" in name for name in changed), changed
+    # stage l only moved layer l: before stage 2, the second encoder layer was still at its initial values
+    assert torch.equal(after_stage[1]["encoder.2.0.weight"], initial["encoder.2.0.weight"])
+    assert not torch.equal(after_stage[1]["encoder.1.0.weight"], initial["encoder.1.0.weight"])
+
+    seen_at_start = {}
+
+    class Spy(L.Callback):
+        def on_train_start(self, trainer, pl_module):
+            seen_at_start.update(snapshot(pl_module))
+
+    plan.trainer.callbacks.append(Spy())
+    plan.trainer.fit(model, datamodule=data)
+    assert all(torch.equal(seen_at_start[name], pretrained[name]) for name in pretrained)
+
+
+def test_stages_are_logged_to_the_run(make_config, client):
+    result = train(make_config("model=stacked", "model.pretrain_epochs=2", "regularizer=denoising"))
+    run = client.get_run(result.run_id)
+    for layer in (1, 2, 3):
+        for metric in ("train/loss", "val/loss"):
+            history = client.get_metric_history(result.run_id, f"pretrain/layer{layer}/{metric}")
+            assert len(history) == 2, (layer, metric)
+    assert len(client.get_metric_history(result.run_id, "train/loss")) == 3
+    assert run.data.tags["model"] == "stacked" and run.data.params["model.pretrain_epochs"] == "2"
+
+
+def test_pretraining_helps_a_sigmoid_stack(make_config):
+    """Greedy pretraining gives the fine-tuning a better start than random weights (Bengio et al. 2007)."""
+    common = ["model=stacked", "trainer.max_epochs=5"]
+    pretrained = train(make_config(*common, "model.pretrain_epochs=10")).metrics["test/mse"]
+    from_scratch = train(make_config(*common, "model.pretrain_epochs=0")).metrics["test/mse"]
+    assert pretrained < from_scratch
