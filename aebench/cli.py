@@ -9,7 +9,7 @@ import hydra
 from omegaconf import DictConfig
 
 from aebench.config import config_dir
-from aebench.errors import ConfigError
+from aebench.errors import ConfigError, TrainingDiverged
 
 SUMMARY_METRICS = ("test/mse", "test/psnr", "test/ssim")
 
@@ -29,7 +29,20 @@ def fail(error: ConfigError) -> None:
     sys.exit(2)
 
 
-def run_one(cfg: DictConfig) -> None:
+def run_one(cfg: DictConfig) -> str | None:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    from aebench.sweep.job import SweepContext, run_sweep_job
+
+    if HydraConfig.get().mode == RunMode.MULTIRUN and SweepContext.from_environment() is not None:
+        quiet_libraries()
+        return run_sweep_job(cfg)
+    run_single(cfg)
+    return None
+
+
+def run_single(cfg: DictConfig) -> None:
     from aebench.regularizers import regularizer_label
     from aebench.tracking import ui_command
     from aebench.train import train
@@ -39,6 +52,12 @@ def run_one(cfg: DictConfig) -> None:
         result = train(cfg)
     except ConfigError as error:
         fail(error)
+    except TrainingDiverged as error:
+        print(f"aebench: error: the run diverged, {error}; MLflow run {getattr(error, 'run_id', '?')} "
+              "is marked FAILED (try a smaller trainer.lr)", file=sys.stderr)
+        sys.exit(1)
+    if result.run_id is None:  # a data-parallel rank other than 0: rank 0 reports
+        return
     title = f"{cfg.dataset.name} / {cfg.model.name} / {regularizer_label(cfg.regularizer)} / seed {cfg.seed}"
     print(f"\naebench: {title}")
     for name in SUMMARY_METRICS:

@@ -1,10 +1,29 @@
 """Where the Hydra configs live, and helpers over composed configs."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
+
+
+def default_workers() -> int:
+    """Parallel sweep jobs: one per GPU where there are GPUs, else one per CPU core."""
+    import torch
+
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    return gpus or os.cpu_count() or 1
+
+
+def register_resolvers() -> None:
+    """``${aebench_choices:${sweep.models}}`` turns a list into a Hydra choice sweep ``a,b,c``;
+    ``${aebench_workers:}`` is :func:`default_workers`."""
+    OmegaConf.register_new_resolver("aebench_choices", lambda values: ",".join(map(str, values)), replace=True)
+    OmegaConf.register_new_resolver("aebench_workers", default_workers, replace=True)
+
+
+register_resolvers()
 
 
 def config_dir() -> Path:

@@ -49,6 +49,15 @@ def require_number(field: str, value, minimum: float | None = None, maximum: flo
     return float(value)
 
 
+def require_widths(field: str, values) -> list[int]:
+    """A non-empty list of positive integers (layer widths, channel counts)."""
+    values = list(values)
+    require(len(values) >= 1, field, values, "a list of one or more positive integers")
+    for value in values:
+        require_int(field, value, minimum=1)
+    return values
+
+
 def require_choice(field: str, value, choices) -> str:
     require(value in choices, field, value, "one of " + ", ".join(map(str, choices)))
     return value
@@ -62,3 +71,7 @@ def _bounds_text(minimum, maximum) -> str:
     if maximum is not None:
         return f" <= {maximum}"
     return ""
+
+
+class TrainingDiverged(RuntimeError):
+    """The training loss became NaN or infinite: the run is stopped and marked FAILED."""

@@ -64,7 +64,8 @@ RULES: tuple[Rule, ...] = (
     Rule("sparse_kl needs codes in (0, 1)",
          lambda c: "sparse_kl" in c.regularizers and c.code_activation not in UNIT_INTERVAL_ACTIVATIONS,
          lambda c: ConfigError("regularizer", c.regularizer_label, "regularizer=sparse_kl needs code activations "
-                               f"in (0, 1), a sigmoid code layer; model={c.model} has a {c.code_activation} code")),
+                               "in (0, 1), a sigmoid code layer; the code activation of "
+                               f"model={c.model} is {c.code_activation}")),
     Rule("bce needs data in [0, 1]",
          lambda c: c.loss == "bce" and not c.unit_range,
          lambda c: ConfigError("model.loss", c.loss, f"mse or l1: dataset={c.dataset} is not scaled to [0, 1]")),

@@ -79,6 +79,17 @@ def _artifact_location(uri: str, experiment: str) -> str | None:
 class TrackingStore:
     """One MLflow experiment in one store; creates, fills and ends runs."""
 
+    _shared: dict[tuple[str, str], "TrackingStore"] = {}
+
+    @classmethod
+    def shared(cls, uri: str, experiment: str) -> "TrackingStore":
+        """One store object per process and (uri, experiment): the jobs of a sweep reuse it."""
+        key = (uri, experiment)
+        if key not in cls._shared:
+            check_tracking_uri(uri)
+            cls._shared[key] = cls(uri, experiment)
+        return cls._shared[key]
+
     def __init__(self, uri: str, experiment: str):
         from mlflow import MlflowClient
 

@@ -1,10 +1,12 @@
 """One run, start to end: check and build, fit, test, and track it all in one MLflow run."""
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
 
 import torch
 from omegaconf import DictConfig, OmegaConf
@@ -15,7 +17,7 @@ from aebench.images import save_reconstruction_grid
 from aebench.models import StackedAutoencoder, save_autoencoder
 from aebench.pretrain import pretrain_layerwise
 from aebench.regularizers import regularizer_label
-from aebench.tracking import RunLogger, TrackingStore, check_tracking_uri
+from aebench.tracking import RunLogger, TrackingStore
 from aebench.version import __version__, git_commit
 
 GRID_IMAGES = 12
@@ -23,15 +25,27 @@ GRID_IMAGES = 12
 
 @dataclass
 class RunResult:
-    run_id: str
+    run_id: str | None  # None on the processes of a data-parallel run other than rank 0
     status: str
     metrics: dict[str, float] = field(default_factory=dict)
+
+
+def is_global_zero() -> bool:
+    """Whether this process is rank 0 of a data-parallel run (True when there is none): Lightning
+    starts the other ranks with LOCAL_RANK / NODE_RANK set, torchrun with RANK, srun with SLURM_PROCID."""
+    environment = os.environ
+    if "RANK" in environment:
+        return int(environment["RANK"]) == 0
+    if int(environment.get("SLURM_NTASKS", "1")) > 1:
+        return int(environment.get("SLURM_PROCID", "0")) == 0
+    return int(environment.get("NODE_RANK", "0")) == 0 and int(environment.get("LOCAL_RANK", "0")) == 0
 
 
 def run_tags(cfg: DictConfig) -> dict[str, str]:
     commit = git_commit()
     tags = {"dataset": cfg.dataset.name, "model": cfg.model.name, "regularizer": regularizer_label(cfg.regularizer),
-            "seed": str(cfg.seed), "aebench.version": __version__, "aebench.git_commit": commit}
+            "seed": str(cfg.seed), "aebench.kind": "run", "aebench.version": __version__,
+            "aebench.git_commit": commit}
     if commit != "unknown":
         tags["mlflow.source.git.commit"] = commit.removesuffix("-dirty")
     return tags
@@ -42,48 +56,58 @@ def run_name(cfg: DictConfig) -> str:
 
 
 def open_store(cfg: DictConfig) -> TrackingStore:
-    check_tracking_uri(cfg.tracking.uri)
-    return TrackingStore(cfg.tracking.uri, cfg.tracking.experiment)
+    return TrackingStore.shared(cfg.tracking.uri, cfg.tracking.experiment)
 
 
-def train(cfg: DictConfig, store: TrackingStore | None = None, parent_run_id: str | None = None) -> RunResult:
+def train(cfg: DictConfig, parent_run_id: str | None = None, tags: Mapping[str, str] | None = None) -> RunResult:
     """Check and build everything, then fit and test inside one MLflow run.
 
     A user error raises :class:`~aebench.errors.ConfigError` before the run is created. Once
     it exists, the run ends FINISHED only after every metric and artifact is logged; an
     exception ends it FAILED (reason in the ``failure_reason`` tag), an interrupt KILLED.
+    Under data parallelism only rank 0 creates and fills the run; the other ranks train alongside.
     """
     plan = plan_run(cfg)
-    store = store or open_store(cfg)
-    run_id = store.start_run(run_name(cfg), run_tags(cfg), flatten(cfg), parent_run_id=parent_run_id)
+    if not is_global_zero():
+        _execute(plan, None, None)
+        return RunResult(None, "FINISHED")
+    store = open_store(cfg)
+    run_id = store.start_run(run_name(cfg), {**run_tags(cfg), **(tags or {})}, flatten(cfg),
+                             parent_run_id=parent_run_id)
     status = "FAILED"
     try:
-        metrics = _fit_and_test(plan, store, run_id)
+        metrics = _execute(plan, store, run_id)
         status = "FINISHED"
         return RunResult(run_id, status, metrics)
     except BaseException as error:
         status = "KILLED" if isinstance(error, (KeyboardInterrupt, SystemExit)) else "FAILED"
         store.client.set_tag(run_id, "failure_reason", f"{type(error).__name__}: {error}"[:5000])
+        error.run_id = run_id  # for the one line that reports it
         raise
     finally:
         store.finish_run(run_id, status)
 
 
-def _fit_and_test(plan: RunPlan, store: TrackingStore, run_id: str) -> dict[str, float]:
+def _loggers(store: TrackingStore | None, run_id: str | None, prefix: str = "") -> list:
+    return [] if store is None else [RunLogger(store, run_id, prefix)]
+
+
+def _execute(plan: RunPlan, store: TrackingStore | None, run_id: str | None) -> dict[str, float]:
+    """Pretrain (stacked), fit and test; with a store, log the summary metrics and artifacts."""
     model, datamodule, trainer = plan.model, plan.datamodule, plan.trainer
-    trainer.loggers = [RunLogger(store, run_id)]
+    trainer.loggers = _loggers(store, run_id)
     started = time.perf_counter()
     if isinstance(model, StackedAutoencoder) and model.pretrain_epochs > 0:
         def stage_trainer(max_epochs: int, prefix: str):
             stage = build_trainer(plan.cfg, max_epochs=max_epochs)
-            stage.loggers = [RunLogger(store, run_id, prefix)]
+            stage.loggers = _loggers(store, run_id, prefix)
             return stage
 
         pretrain_layerwise(model, datamodule, stage_trainer)
     trainer.fit(model, datamodule=datamodule)
     fit_seconds = time.perf_counter() - started
     results = trainer.test(model, datamodule=datamodule, verbose=False)[0]
-    if not trainer.is_global_zero:
+    if store is None:
         return results
     summary = {"train/fit_seconds": fit_seconds, "model/num_parameters": model.num_parameters()}
     store.log_metrics(run_id, summary, step=trainer.current_epoch)

@@ -110,3 +110,27 @@ def test_a_built_wheel_carries_the_configs(tmp_path):
                           env={"PYTHONPATH": str(tmp_path / "site"), "PATH": "/usr/bin:/bin"}, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == [str(tmp_path / "site" / "aebench" / "conf"), "conv"]
+
+
+def test_data_parallel_run_on_two_cpu_processes(tmp_path):
+    """trainer=ddp: two processes, one MLflow run written by rank 0, test metrics over the whole test set."""
+    done = subprocess.run([sys.executable, "-m", "aebench", "trainer=ddp", "trainer.accelerator=cpu",
+                           "trainer.devices=2", "trainer.max_epochs=3", "trainer.progress_bar=false", "model=deep"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("aebench: digits / deep") == 1  # one summary, from rank 0
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
+    (run,) = client.search_runs([client.get_experiment_by_name("aebench").experiment_id])
+    assert run.info.status == "FINISHED" and run.data.params["trainer.strategy"] == "ddp"
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "train/loss")] == [0, 1, 2]
+
+    import torch
+
+    from aebench.data import AutoencoderDataModule, load_dataset
+    from aebench.models import load_autoencoder
+
+    model = load_autoencoder(Path(run.info.artifact_uri.removeprefix("file://")) / "model.pt")
+    test_x = AutoencoderDataModule(load_dataset("digits")).inputs("test")
+    with torch.no_grad():
+        mse = (model(test_x) - test_x).pow(2).mean().item()
+    assert run.data.metrics["test/mse"] == pytest.approx(mse, rel=1e-5)  # both halves of the test set counted

@@ -2,8 +2,8 @@
 import pytest
 from sklearn.decomposition import PCA
 
-from aebench.train import train
 from aebench.build import build_datamodule
+from aebench.train import train
 
 CODE_DIM = 8
 

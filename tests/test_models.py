@@ -5,8 +5,17 @@ import pytest
 import torch
 
 from aebench.errors import ConfigError
-from aebench.models import Autoencoder, conv, create_model, deep, linear, list_models, load_autoencoder, \
-    save_autoencoder, undercomplete
+from aebench.models import (
+    Autoencoder,
+    conv,
+    create_model,
+    deep,
+    linear,
+    list_models,
+    load_autoencoder,
+    save_autoencoder,
+    undercomplete,
+)
 
 
 def test_registry_lists_variants_and_rejects_unknown_names_and_options():

@@ -87,8 +87,8 @@ def test_the_declared_rules_refuse_what_cannot_work(make_config):
     refusals = {
         ("model=linear", "regularizer=sparse_kl"): "regularizer='sparse_kl' is not allowed: regularizer=sparse_kl "
                                                    "needs code activations in (0, 1), a sigmoid code layer; "
-                                                   "model=linear has a identity code",
-        ("model=deep", "model.code_activation=relu", "regularizer=sparse_kl_denoising"): "model=deep has a relu code",
+                                                   "the code activation of model=linear is identity",
+        ("model=deep", "model.code_activation=relu", "regularizer=sparse_kl_denoising"): "the code activation of model=deep is relu",
         ("model=conv", "dataset=synthetic_lowrank"): "dataset=synthetic_lowrank gives vectors shaped (64,)",
     }
     for overrides, message in refusals.items():
@@ -118,7 +118,7 @@ def test_each_term_of_a_combination_is_logged_on_its_own(make_config, client):
     for term in ("l2", "contractive"):
         assert len(client.get_metric_history(result.run_id, f"train/penalty/{term}")) == 3
     assert "train/penalty/denoising" not in run.data.metrics  # a corruption, not a penalty
-    assert run.data.params["regularizer.terms.l2.weight"] == "0.001"
+    assert run.data.params["regularizer.terms.l2.weight"] == "0.0001"
 
 
 @pytest.fixture(scope="module")

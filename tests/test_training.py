@@ -67,3 +67,15 @@ def test_psnr_and_mse_agree_with_their_definitions(make_config):
     per_image = ((reconstruction - x) ** 2).flatten(1).mean(1)
     assert result.metrics["test/mse"] == pytest.approx(per_image.mean().item(), rel=1e-4)
     assert result.metrics["test/psnr"] == pytest.approx((10 * torch.log10(1 / per_image)).mean().item(), rel=1e-4)
+
+
+@pytest.mark.filterwarnings("ignore:You passed `Trainer\\(accelerator='cpu', precision='16-mixed'\\)`")
+@pytest.mark.parametrize("precision", ["bf16-mixed", "16-mixed"])
+@pytest.mark.parametrize("model,regularizer", [("deep", "contractive"), ("conv", "contractive"), ("undercomplete", "sparse_kl")])
+def test_mixed_precision_trains(make_config, precision, model, regularizer):
+    """Mixed precision (on the CPU Lightning runs 16-mixed as bf16): losses and metrics stay finite."""
+    import math
+
+    result = train(make_config(f"model={model}", f"regularizer={regularizer}", f"trainer.precision={precision}"))
+    assert result.status == "FINISHED"
+    assert all(math.isfinite(result.metrics[k]) for k in ("test/mse", "test/psnr", "test/jacobian_frobenius"))

@@ -1,33 +1,30 @@
 """Datasets by name: each is a function returning :class:`DatasetArrays`, listed by ``list_datasets()``."""
 from __future__ import annotations
 
-import inspect
+import json
+from collections import OrderedDict
 from typing import Callable
 
 from aebench.data.arrays import DatasetArrays
-from aebench.errors import ConfigError
+from aebench.registry import Registry
 
-_DATASETS: dict[str, Callable[..., DatasetArrays]] = {}
-
-
-def register_dataset(loader: Callable[..., DatasetArrays]) -> Callable[..., DatasetArrays]:
-    """Register ``loader`` under its function name."""
-    _DATASETS[loader.__name__] = loader
-    return loader
+DATASETS: Registry[Callable[..., DatasetArrays]] = Registry("dataset")
+register_dataset = DATASETS.register
+_LOADED: "OrderedDict[str, DatasetArrays]" = OrderedDict()
+CACHE_SIZE = 4  # datasets kept loaded: a sweep's jobs in one process load each once
 
 
 def list_datasets() -> list[str]:
-    return sorted(_DATASETS)
+    return DATASETS.names()
 
 
 def load_dataset(name: str, **options) -> DatasetArrays:
-    """Load dataset ``name`` with its own options; unknown names or options fail with the known ones."""
-    if name not in _DATASETS:
-        raise ConfigError("name", name, "one of " + ", ".join(list_datasets()))
-    loader = _DATASETS[name]
-    accepted = inspect.signature(loader).parameters
-    for option in options:
-        if option not in accepted:
-            raise ConfigError(option, options[option],
-                              f"not an option of dataset {name}; its options are " + ", ".join(accepted))
-    return loader(**options)
+    """Load dataset ``name`` with its own options (kept for the next call with the same ones);
+    unknown names or options fail with the known ones. The arrays are shared: never modify them."""
+    key = json.dumps([name, options], sort_keys=True, default=str)
+    if key not in _LOADED:
+        _LOADED[key] = DATASETS.build(name, **options)
+        while len(_LOADED) > CACHE_SIZE:
+            _LOADED.popitem(last=False)
+    _LOADED.move_to_end(key)
+    return _LOADED[key]

@@ -11,7 +11,7 @@ import lightning as L
 import torch
 from torch import nn
 
-from aebench.errors import require, require_choice, require_number
+from aebench.errors import TrainingDiverged, require, require_choice, require_number
 from aebench.evaluation import TestEvaluation
 from aebench.metrics import MetricOptions
 from aebench.models.layers import RECONSTRUCTION_LOSSES, reconstruction_loss
@@ -120,19 +120,23 @@ class Autoencoder(L.LightningModule):
         return sum(terms)
 
     def on_train_epoch_end(self) -> None:
-        self.log_dict(self.train_means.compute_and_reset(self.trainer.strategy))
+        means = self.train_means.compute_and_reset(self.trainer.strategy)
+        self.log_dict(means, sync_dist=True)  # equal on every rank already: the mean leaves it as it is
+        loss = means.get("train/loss")
+        if loss is not None and not torch.isfinite(loss):  # checked once an epoch: no per-step sync
+            raise TrainingDiverged(f"train/loss became {loss.item()} in epoch {self.current_epoch}")
 
     def validation_step(self, x: torch.Tensor, batch_idx: int) -> None:
         self.val_means.update([self.reconstruction_loss(self.decoder(self.encoder(x)), x)], weight=x.shape[0])
 
     def on_validation_epoch_end(self) -> None:
-        self.log_dict(self.val_means.compute_and_reset(self.trainer.strategy))
+        self.log_dict(self.val_means.compute_and_reset(self.trainer.strategy), sync_dist=True)
 
     def test_step(self, x: torch.Tensor, batch_idx: int) -> None:
         self.evaluation.update(self, x, batch_idx)
 
     def on_test_epoch_end(self) -> None:
-        self.log_dict(self.evaluation.compute())
+        self.log_dict(self.evaluation.compute(), sync_dist=True)  # torchmetrics synced them already
         self.evaluation.reset()
 
     def configure_optimizers(self) -> torch.optim.Optimizer:

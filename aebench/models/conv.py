@@ -10,9 +10,9 @@ from typing import Sequence
 
 from torch import nn
 
-from aebench.errors import require, require_int
-from aebench.models.autoencoder import Autoencoder
 from aebench.activations import make_activation, require_activation
+from aebench.errors import require, require_int, require_widths
+from aebench.models.autoencoder import Autoencoder
 from aebench.models.registry import register_model
 
 STRIDE = 2
@@ -37,9 +37,7 @@ def conv(input_shape: Sequence[int], code_dim: int = 16, channels: Sequence[int]
     require(len(input_shape) == 3, "input_shape", input_shape,
             "model=conv needs images shaped (channels, height, width)")
     require_int("code_dim", code_dim, minimum=1)
-    require(len(channels) >= 1, "channels", list(channels), "a list of one or more channel counts")
-    for width in channels:
-        require_int("channels", width, minimum=1)
+    require_widths("channels", channels)
     require_activation("activation", activation)
     require_activation("code_activation", code_activation)
     require_int("kernel_size", kernel_size, minimum=1)

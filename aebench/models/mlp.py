@@ -9,9 +9,9 @@ from typing import Sequence
 
 from torch import nn
 
-from aebench.errors import require, require_int
-from aebench.models.autoencoder import Autoencoder
 from aebench.activations import make_activation, require_activation
+from aebench.errors import require, require_int, require_widths
+from aebench.models.autoencoder import Autoencoder
 from aebench.models.layers import TiedLinear
 from aebench.models.registry import register_model
 
@@ -59,17 +59,21 @@ def linear(input_shape: Sequence[int], code_dim: int = 16, tied_weights: bool = 
                             arch, **training)
 
 
+def _one_layer(name: str, input_shape: Sequence[int], code_dim: int, smallest: int, largest: int | None,
+               activation: str, tied_weights: bool, training: dict) -> Autoencoder:
+    require_int("code_dim", code_dim, minimum=smallest, maximum=largest)
+    require_activation("activation", activation)
+    arch = _architecture(name, input_shape=input_shape, code_dim=code_dim, activation=activation,
+                         tied_weights=tied_weights)
+    return _mlp_autoencoder(input_shape, code_dim, [], [], activation, activation, tied_weights, arch, **training)
+
+
 @register_model
 def undercomplete(input_shape: Sequence[int], code_dim: int = 16, activation: str = "sigmoid",
                   tied_weights: bool = False, **training) -> Autoencoder:
     """One nonlinear code layer narrower than the input: h = act(W x + b), x_hat = W' h + b'."""
     input_dim = math.prod(input_shape)
-    require_int("code_dim", code_dim, minimum=1, maximum=input_dim - 1)
-    require_activation("activation", activation)
-    arch = _architecture("undercomplete", input_shape=input_shape, code_dim=code_dim, activation=activation,
-                         tied_weights=tied_weights)
-    return _mlp_autoencoder(input_shape, code_dim, [], [], activation, activation,
-                            tied_weights, arch, **training)
+    return _one_layer("undercomplete", input_shape, code_dim, 1, input_dim - 1, activation, tied_weights, training)
 
 
 @register_model
@@ -77,12 +81,7 @@ def overcomplete(input_shape: Sequence[int], code_dim: int = 128, activation: st
                  tied_weights: bool = False, **training) -> Autoencoder:
     """One code layer at least as wide as the input: able to copy, useful once regularized."""
     input_dim = math.prod(input_shape)
-    require_int("code_dim", code_dim, minimum=input_dim)
-    require_activation("activation", activation)
-    arch = _architecture("overcomplete", input_shape=input_shape, code_dim=code_dim, activation=activation,
-                         tied_weights=tied_weights)
-    return _mlp_autoencoder(input_shape, code_dim, [], [], activation, activation,
-                            tied_weights, arch, **training)
+    return _one_layer("overcomplete", input_shape, code_dim, input_dim, None, activation, tied_weights, training)
 
 
 @register_model
@@ -94,13 +93,9 @@ def deep(input_shape: Sequence[int], code_dim: int = 16, hidden_dims: Sequence[i
     require_int("code_dim", code_dim, minimum=1)
     require_activation("activation", activation)
     require_activation("code_activation", code_activation)
-    require(len(hidden_dims) >= 1, "hidden_dims", list(hidden_dims), "a list of one or more widths")
-    for width in hidden_dims:
-        require_int("hidden_dims", width, minimum=1)
+    require_widths("hidden_dims", hidden_dims)
     mirrored = list(reversed(hidden_dims))
-    decoder_dims = mirrored if decoder_dims is None else list(decoder_dims)
-    for width in decoder_dims:
-        require_int("decoder_dims", width, minimum=1)
+    decoder_dims = mirrored if decoder_dims is None else require_widths("decoder_dims", decoder_dims)
     require(not tied_weights or decoder_dims == mirrored, "tied_weights", tied_weights,
             f"false when decoder_dims={decoder_dims} does not mirror hidden_dims={list(hidden_dims)}"
             " (tied decoder weights are the encoder's transposed)")

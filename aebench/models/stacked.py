@@ -15,9 +15,9 @@ from typing import Sequence
 
 from torch import nn
 
-from aebench.errors import require, require_int
-from aebench.models.autoencoder import Autoencoder
 from aebench.activations import make_activation, require_activation
+from aebench.errors import require_int, require_widths
+from aebench.models.autoencoder import Autoencoder
 from aebench.models.layers import TiedLinear
 from aebench.models.registry import register_model
 
@@ -49,10 +49,11 @@ class StackedAutoencoder(Autoencoder):
         else:
             encoder, decoder = encoder_block, decoder_block
             input_shape, loss, unit_range = (encoder_block[0].in_features,), "mse", False
+        regularizers = [copy.copy(r) for r in self.regularizers]  # shallow copies: each binds to its stage
         return Autoencoder(encoder, decoder, architecture={"name": f"stacked/layer{index + 1}"},
                            input_shape=input_shape, code_dim=encoder_block[0].out_features,
                            code_activation=self._block_activations[index], loss=loss, lr=self.lr,
-                           unit_range=unit_range, regularizers=[copy.copy(r) for r in self.regularizers])  # each rebinds to its stage
+                           unit_range=unit_range, regularizers=regularizers)
 
 
 @register_model
@@ -62,9 +63,7 @@ def stacked(input_shape: Sequence[int], code_dim: int = 16, hidden_dims: Sequenc
     """A deep autoencoder with a mirrored decoder, pretrained layer by layer for ``pretrain_epochs``
     each, then fine-tuned end to end."""
     require_int("code_dim", code_dim, minimum=1)
-    require(len(hidden_dims) >= 1, "hidden_dims", list(hidden_dims), "a list of one or more widths")
-    for width in hidden_dims:
-        require_int("hidden_dims", width, minimum=1)
+    require_widths("hidden_dims", hidden_dims)
     require_activation("activation", activation)
     require_activation("code_activation", code_activation)
     require_int("pretrain_epochs", pretrain_epochs, minimum=0)

@@ -5,10 +5,10 @@ A config is either one regularizer (``name`` and its fields) or a combination, w
 """
 from __future__ import annotations
 
-import inspect
 from typing import Any, Mapping
 
 from aebench.errors import ConfigError
+from aebench.registry import Registry
 from aebench.regularizers.base import Regularizer
 from aebench.regularizers.contractive import Contractive
 from aebench.regularizers.denoising import Denoising
@@ -16,24 +16,18 @@ from aebench.regularizers.l2 import L2
 from aebench.regularizers.sparse_kl import SparseKL
 from aebench.regularizers.sparse_l1 import SparseL1
 
-REGULARIZERS: dict[str, type[Regularizer]] = {cls.name: cls for cls in (L2, Denoising, SparseL1, SparseKL, Contractive)}
+REGULARIZERS: Registry[type[Regularizer]] = Registry("regularizer")
+for _cls in (L2, Denoising, SparseL1, SparseKL, Contractive):
+    REGULARIZERS.register(_cls, _cls.name)
 NONE = "none"
 
 
 def list_regularizers() -> list[str]:
-    return [NONE, *sorted(REGULARIZERS)]
+    return [NONE, *REGULARIZERS.names()]
 
 
 def create_regularizer(name: str, **options: Any) -> Regularizer:
-    if name not in REGULARIZERS:
-        raise ConfigError("name", name, "one of " + ", ".join(list_regularizers()))
-    cls = REGULARIZERS[name]
-    accepted = list(inspect.signature(cls.__init__).parameters)[1:]
-    for option in options:
-        if option not in accepted:
-            raise ConfigError(option, options[option],
-                              f"not an option of regularizer {name}; its options are " + ", ".join(accepted))
-    return cls(**options)
+    return REGULARIZERS.build(name, **options)
 
 
 def _terms(config: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:

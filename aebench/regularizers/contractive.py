@@ -19,7 +19,7 @@ from aebench.regularizers.base import Regularizer
 class Contractive(Regularizer):
     name = "contractive"
 
-    def __init__(self, weight: float = 0.1, projections: int | None = None):
+    def __init__(self, weight: float = 0.01, projections: int | None = None):
         self.weight = require_number("weight", weight, minimum=0.0)
         self.projections = None if projections is None else require_int("projections", projections, minimum=1)
         self._jacobian: EncoderJacobian | None = None

@@ -1,0 +1,94 @@
+"""The Hydra callback that opens a sweep before its jobs launch and closes it after they end,
+in the launching process: plan, parent run, stale runs, progress file, summary, exit status."""
+from __future__ import annotations
+
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+from aebench.errors import ConfigError, require
+from aebench.sweep.job import SweepContext
+from aebench.sweep.keys import sweep_id
+from aebench.sweep.plan import PlannedJob, plan_sweep
+from aebench.sweep.state import SweepState
+from aebench.sweep.summary import summarize
+
+
+class SweepCallback(Callback):
+    def __init__(self) -> None:
+        self.jobs: list[PlannedJob] = []
+        self.state: SweepState | None = None
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from aebench.cli import fail, quiet_libraries
+
+        quiet_libraries()
+        try:
+            self._open(config)
+        except ConfigError as error:
+            fail(error)
+        except Exception:  # Hydra would turn it into a warning and launch the jobs anyway
+            traceback.print_exc()
+            sys.exit(1)
+
+    def _open(self, config: DictConfig) -> None:
+        from aebench.train import open_store
+
+        strategy = str(config.trainer.strategy)
+        require(not strategy.startswith("ddp"), "trainer.strategy", strategy,
+                "auto in a sweep: a sweep runs one job per device; data parallelism (trainer=ddp) is for one large run")
+        self.jobs = plan_sweep(config)
+        store = open_store(config)  # creates the store and experiment here, before any worker starts
+        identity = sweep_id(job.run_key for job in self.jobs)
+        name = config.sweep.name
+        command = "python -m aebench " + " ".join(sys.argv[1:])
+        self.state = SweepState.open(store, identity, name, tags={"sweep.name": name, "sweep.command": command},
+                                     params={"sweep.jobs": len(self.jobs)})
+        killed = self.state.kill_stale_children()
+        done = set() if config.sweep.rerun else self.state.finished_run_keys()
+        skipped = [job for job in self.jobs if job.skip_reason is not None]
+        to_train = [job for job in self.jobs if job.skip_reason is None and job.run_key not in done]
+
+        folder = Path(config.tracking.output_dir) / "sweeps" / identity
+        folder.mkdir(parents=True, exist_ok=True)
+        started = time.time()
+        progress = folder / f"progress-{time.strftime('%Y%m%d-%H%M%S')}-{int(started * 1000) % 1000:03d}.jsonl"
+        SweepContext(self.state.parent_run_id, identity, name, str(progress), len(to_train), len(skipped),
+                     started).export()
+
+        skip_text = "\n".join(f"- {job.label}: {job.skip_reason}" for job in skipped) or "none"
+        store.client.log_text(self.state.parent_run_id, skip_text + "\n", "skipped.md")
+        store.client.set_tag(self.state.parent_run_id, "sweep.skipped", str(len(skipped)))
+        print(f"[sweep {name}] sweep_id {identity}, parent run {self.state.parent_run_id}: {len(self.jobs)} "
+              f"combinations, {len(to_train)} to train, {len(self.jobs) - len(skipped) - len(to_train)} already "
+              f"finished, {len(skipped)} skipped by rules" + (f", {killed} stale runs marked KILLED" if killed else ""),
+              flush=True)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        if self.state is None:
+            return
+        try:
+            self._close(config)
+        except Exception:  # noqa: BLE001 (as above: never a mere warning)
+            traceback.print_exc()
+            sys.exit(1)
+
+    def _close(self, config: DictConfig) -> None:
+        text, counts = summarize(self.jobs, self.state.children())
+        client, parent = self.state.store.client, self.state.parent_run_id
+        client.log_text(parent, text + "\n", "summary.md")
+        for name, count in counts.items():
+            client.set_tag(parent, f"sweep.{name}", str(count))
+        unfinished = counts["failed"] + counts["missing"]
+        self.state.store.finish_run(parent, "FAILED" if unfinished else "FINISHED")
+        name = config.sweep.name
+        print(f"\n[sweep {name}] {counts['finished']} finished, {counts['skipped']} skipped, "
+              f"{counts['failed']} failed" + (f", {counts['missing']} not run" if counts["missing"] else "")
+              + f" (sweep_id {self.state.sweep_id})\n\n{text}\n", flush=True)
+        if unfinished:
+            sys.exit(1)

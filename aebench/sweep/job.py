@@ -1,0 +1,87 @@
+"""One job of a sweep, in whatever process the launcher runs it: train one combination, isolate
+its failure, report one progress line."""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, open_dict
+
+from aebench.errors import ConfigError
+from aebench.sweep.devices import claim_slot
+from aebench.sweep.keys import run_key
+from aebench.sweep.plan import job_label
+from aebench.sweep.progress import Progress
+from aebench.sweep.state import SweepState
+from aebench.train import open_store, train
+
+SWEEP_ENV = "AEBENCH_SWEEP"  # how the launching process tells its jobs which sweep they belong to
+
+
+@dataclass
+class SweepContext:
+    parent_run_id: str
+    sweep_id: str
+    name: str
+    progress_path: str
+    total: int
+    skipped: int
+    started: float
+
+    def export(self) -> None:
+        os.environ[SWEEP_ENV] = json.dumps(asdict(self))
+
+    @classmethod
+    def from_environment(cls) -> "SweepContext | None":
+        text = os.environ.get(SWEEP_ENV)
+        return cls(**json.loads(text)) if text else None
+
+    def progress(self) -> Progress:
+        return Progress(Path(self.progress_path), self.total, self.skipped, self.started, self.name)
+
+
+def share_the_machine(cfg: DictConfig, lock_dir: Path) -> None:
+    """Parallel workers split the CPU cores between them, and take one GPU each when there are several."""
+    launcher = HydraConfig.get().launcher
+    workers = launcher.get("n_jobs", 1) if "joblib" in str(launcher.get("_target_", "")) else 1
+    workers = os.cpu_count() if workers in (None, -1) else workers
+    if workers > 1 and not torch.cuda.is_available():
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if gpus > 1 and cfg.trainer.accelerator in ("auto", "gpu", "cuda") and cfg.trainer.devices == 1:
+        with open_dict(cfg):
+            cfg.trainer.devices = [claim_slot(lock_dir / "gpus", gpus)]
+
+
+def run_sweep_job(cfg: DictConfig) -> str:
+    """Train this job's combination under the sweep's parent run, unless it is already FINISHED
+    there (``sweep.rerun=true`` trains it again). Returns the outcome: FINISHED, FAILED, skipped
+    or cached. Only an interrupt stops the sweep; every other failure stays in this run."""
+    context = SweepContext.from_environment()
+    key = run_key(cfg)
+    store = open_store(cfg)
+    state = SweepState(store, context.parent_run_id, context.sweep_id)
+    if not cfg.sweep.rerun and state.has_finished(key):
+        return "cached"
+    share_the_machine(cfg, Path(context.progress_path).parent)
+    started = time.perf_counter()
+    try:
+        result = train(cfg, parent_run_id=context.parent_run_id, tags={"run_key": key, "sweep_id": context.sweep_id})
+    except ConfigError:
+        return "skipped"  # the launching process listed it with its reason already
+    except Exception as error:  # noqa: BLE001 (fault isolation: the run is FAILED, the sweep goes on)
+        status, detail = "FAILED", f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+    else:
+        status = result.status
+        detail = ", ".join(f"{name} {result.metrics[name]:.4g}" for name in ("test/psnr", "test/mse")
+                           if name in result.metrics)
+    seconds = time.perf_counter() - started
+    progress = context.progress()
+    progress.record(key, status, seconds)
+    print(progress.line(f"{job_label(cfg)}: {status} in {seconds:.1f} s ({detail})"), flush=True)
+    return status

@@ -1,0 +1,47 @@
+"""Stable identities: ``run_key`` names what a run computes, ``sweep_id`` the set of runs of a sweep."""
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Iterable
+
+from omegaconf import DictConfig, OmegaConf
+
+# settings that change where or how fast a run goes, not what it computes
+EXECUTION_ONLY = {
+    "tracking": None,  # every field
+    "sweep": None,
+    "hydra": None,
+    "trainer": ("progress_bar", "accelerator", "devices", "strategy"),
+}
+
+
+def semantic_config(cfg: DictConfig) -> dict[str, Any]:
+    """The resolved config without its execution-only settings."""
+    kept = [key for key in cfg.keys() if key != "hydra"]  # hydra's own node is not resolvable outside a job
+    container = OmegaConf.to_container(OmegaConf.masked_copy(cfg, kept), resolve=True)
+    for section, fields in EXECUTION_ONLY.items():
+        if section not in container:
+            continue
+        if fields is None:
+            del container[section]
+        else:
+            for field in fields:
+                container[section].pop(field, None)
+    return container
+
+
+def digest(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def run_key(cfg: DictConfig) -> str:
+    """Equal for two configs exactly when they train the same thing (same data, model,
+    regularizer, seed and hyperparameters), wherever and however fast they run."""
+    return digest(semantic_config(cfg))
+
+
+def sweep_id(run_keys: Iterable[str]) -> str:
+    """A sweep is the set of runs it holds: the same command again is the same sweep."""
+    return digest(sorted(set(run_keys)))

@@ -1,0 +1,65 @@
+"""What a sweep prints and records when it ends: a table of mean +- std over seeds per
+combination, then every skipped and failed combination with its reason."""
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from typing import Iterable
+
+from mlflow.entities import Run
+
+from aebench.sweep.plan import PlannedJob
+
+COLUMNS = ("test/psnr", "test/mse")
+
+
+def mean_std(values: list[float]) -> str:
+    if not values:
+        return "-"
+    spread = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.fmean(values):.4g} ± {spread:.2g}"
+
+
+def latest_by_key(children: Iterable[Run]) -> dict[str, Run]:
+    """The run that counts for each run_key: a FINISHED one if any, else the latest attempt."""
+    chosen: dict[str, Run] = {}
+    for run in sorted(children, key=lambda r: r.info.start_time):
+        key = run.data.tags.get("run_key")
+        if key and not (key in chosen and chosen[key].info.status == "FINISHED"):
+            chosen[key] = run
+    return chosen
+
+
+def summarize(jobs: list[PlannedJob], children: Iterable[Run]) -> tuple[str, dict[str, int]]:
+    """Markdown text and the counts (finished, failed, skipped, missing)."""
+    runs = latest_by_key(children)
+    groups: dict[tuple[str, str, str], list[Run]] = defaultdict(list)
+    skipped, failed, missing = [], [], []
+    for job in jobs:
+        run = runs.get(job.run_key)
+        if job.skip_reason is not None:
+            skipped.append(job)
+        elif run is None:
+            missing.append(job)
+        elif run.info.status != "FINISHED":
+            failed.append((job, run))
+        else:
+            tags = run.data.tags
+            groups[(tags["dataset"], tags["model"], tags["regularizer"])].append(run)
+
+    lines = ["| dataset | model | regularizer | n | " + " | ".join(COLUMNS) + " |",
+             "|---|---|---|---|" + "---|" * len(COLUMNS)]
+    for (dataset, model, regularizer), members in sorted(groups.items()):
+        cells = [mean_std([r.data.metrics[c] for r in members if c in r.data.metrics]) for c in COLUMNS]
+        lines.append(f"| {dataset} | {model} | {regularizer} | {len(members)} | " + " | ".join(cells) + " |")
+    if skipped:
+        lines += ["", f"Skipped ({len(skipped)}):"] + [f"- {job.label}: {job.skip_reason}" for job in skipped]
+    if failed:
+        lines += ["", f"Failed ({len(failed)}):"] + [
+            f"- {job.label}: {run.info.status}, {run.data.tags.get('failure_reason', 'no reason recorded')}"
+            for job, run in failed]
+    if missing:
+        lines += ["", f"Not run ({len(missing)}):"] + [f"- {job.label}" for job in missing]
+    counts = {"finished": sum(len(m) for m in groups.values()), "failed": len(failed), "skipped": len(skipped),
+              "missing": len(missing)}
+    return "\n".join(lines), counts

@@ -1,0 +1,28 @@
+"""Helpers for the sweep tests: run aebench in a fresh process and read its store back."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from mlflow import MlflowClient
+
+# a small grid: 2 datasets x 2 models x 2 regularizers x 1 seed, of which 4 are refused by rules
+SMALL = ["+sweep=quick", "sweep.models=[linear,conv]", "sweep.regularizers=[none,sparse_kl]", "sweep.seeds=1",
+         "trainer.max_epochs=2"]
+
+
+def aebench(folder: Path, *arguments: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "aebench", *arguments], cwd=folder, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def store(folder: Path) -> MlflowClient:
+    return MlflowClient(f"sqlite:///{folder / 'mlruns' / 'mlflow.db'}")
+
+
+def runs(folder: Path, kind: str = "run"):
+    client = store(folder)
+    experiment = client.get_experiment_by_name("aebench")
+    found = client.search_runs([experiment.experiment_id], max_results=5000)
+    return [run for run in found if run.data.tags.get("aebench.kind") == kind]
