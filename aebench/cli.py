@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import warnings
 
@@ -18,6 +19,7 @@ def quiet_libraries() -> None:
     """Keep the console for aebench's own output: library chatter below warnings is dropped."""
     import mlflow  # noqa: F401  (mlflow sets its logger's level when imported: import it first)
 
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     for name in ("lightning.pytorch", "lightning.fabric", "mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")

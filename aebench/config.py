@@ -36,18 +36,22 @@ def config_dir() -> Path:
                             f"{package.parent / 'conf'}): reinstall aebench")
 
 
-def flatten(cfg: DictConfig, skip: tuple[str, ...] = ("hydra",)) -> dict[str, Any]:
+def resolved(cfg: DictConfig) -> dict[str, Any]:
+    """The config as plain values, without Hydra's own node (not resolvable outside a running job)."""
+    kept = [key for key in cfg.keys() if key != "hydra"]
+    return OmegaConf.to_container(OmegaConf.masked_copy(cfg, kept), resolve=True)
+
+
+def flatten(cfg: DictConfig) -> dict[str, Any]:
     """``{"model.code_dim": 16, ...}`` from a resolved config, for MLflow params."""
     flat: dict[str, Any] = {}
 
     def walk(node: Any, prefix: str) -> None:
         if isinstance(node, dict):
             for key, value in node.items():
-                if not prefix and key in skip:
-                    continue
                 walk(value, f"{prefix}{key}.")
         else:
             flat[prefix[:-1]] = node
 
-    walk(OmegaConf.to_container(cfg, resolve=True), "")
+    walk(resolved(cfg), "")
     return flat

@@ -18,6 +18,12 @@ from aebench.metrics import CodeStatistics, MetricOptions, psnr_metric, reconstr
 DENOISE_NOISE_SEED = 20110628  # fixed: every model sees the same noisy test inputs
 
 
+def fixed_noise(x: torch.Tensor, batch_idx: int) -> torch.Tensor:
+    """N(0, 1) noise shaped like test batch ``batch_idx``, the same for every model and run."""
+    generator = torch.Generator(device=x.device).manual_seed(DENOISE_NOISE_SEED + batch_idx)
+    return torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+
+
 class TestEvaluation(nn.Module):
     __test__ = False  # not a pytest class
 
@@ -44,9 +50,8 @@ class TestEvaluation(nn.Module):
         self.reconstruction.update(model.to_reconstruction(output).float(), x)
         self.code.update(code)
         if self.denoise_psnr is not None:
-            generator = torch.Generator(device=x.device).manual_seed(DENOISE_NOISE_SEED + batch_idx)
-            noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-            self.denoise_psnr.update(model(x + self.options.denoise_std * noise).float(), x)
+            noisy = x + self.options.denoise_std * fixed_noise(x, batch_idx)
+            self.denoise_psnr.update(model(noisy).float(), x)
 
     def compute(self) -> dict[str, torch.Tensor]:
         results = {"loss": self.loss.compute(), **self.reconstruction.compute(), **self.code.compute(),

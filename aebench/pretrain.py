@@ -9,20 +9,10 @@ from __future__ import annotations
 from typing import Callable
 
 import lightning as L
-import torch
 
+from aebench.codes import encode_all
 from aebench.data import AutoencoderDataModule
 from aebench.models import StackedAutoencoder
-
-ENCODE_CHUNK = 4096
-
-
-@torch.no_grad()
-def encode_all(encoder: torch.nn.Module, inputs: torch.Tensor) -> torch.Tensor:
-    encoder.eval()
-    device = next(encoder.parameters()).device
-    codes = [encoder(chunk.to(device)).float().cpu() for chunk in inputs.split(ENCODE_CHUNK)]
-    return torch.cat(codes)
 
 
 def pretrain_layerwise(model: StackedAutoencoder, datamodule: AutoencoderDataModule,

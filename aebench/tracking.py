@@ -105,6 +105,21 @@ class TrackingStore:
         else:
             self.experiment_id = found.experiment_id
 
+    @classmethod
+    def existing(cls, uri: str, experiment: str) -> "TrackingStore":
+        """A store and experiment that already hold runs; one line says what is missing, and nothing is created."""
+        from mlflow import MlflowClient
+
+        check_tracking_uri(uri)
+        path = sqlite_path(uri)
+        if path is not None and not path.is_file():
+            raise ConfigError("tracking.uri", uri, f"an existing MLflow store; there is no {path} here: "
+                              "run python -m aebench (or a sweep) first")
+        if MlflowClient(tracking_uri=uri).get_experiment_by_name(experiment) is None:
+            raise ConfigError("tracking.experiment", experiment, f"an experiment of the store {uri}; it has none "
+                              "of that name")
+        return cls(uri, experiment)
+
     def start_run(self, run_name: str, tags: Mapping[str, str], params: Mapping[str, Any],
                   parent_run_id: str | None = None) -> str:
         all_tags = dict(tags)

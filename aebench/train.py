@@ -8,14 +8,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
+import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
 from aebench.build import RunPlan, build_trainer, plan_run
+from aebench.codes import encode_all
 from aebench.config import flatten
 from aebench.images import save_reconstruction_grid
 from aebench.models import StackedAutoencoder, save_autoencoder
 from aebench.pretrain import pretrain_layerwise
+from aebench.probes import code_map, probe_accuracies
 from aebench.regularizers import regularizer_label
 from aebench.tracking import RunLogger, TrackingStore
 from aebench.version import __version__, git_commit
@@ -109,15 +112,32 @@ def _execute(plan: RunPlan, store: TrackingStore | None, run_id: str | None) -> 
     results = trainer.test(model, datamodule=datamodule, verbose=False)[0]
     if store is None:
         return results
-    summary = {"train/fit_seconds": fit_seconds, "model/num_parameters": model.num_parameters()}
+    test_codes = encode_all(model.encoder, datamodule.inputs("test")).numpy()
+    summary = {"train/fit_seconds": fit_seconds, "model/num_parameters": model.num_parameters(),
+               **_probe(plan, test_codes)}
     store.log_metrics(run_id, summary, step=trainer.current_epoch)
-    _log_artifacts(plan, store, run_id)
+    _log_artifacts(plan, store, run_id, test_codes)
     return {**results, **summary}
 
 
-def _log_artifacts(plan: RunPlan, store: TrackingStore, run_id: str) -> None:
+def _probe(plan: RunPlan, test_codes: np.ndarray) -> dict[str, float]:
+    """Linear and nearest-neighbour probes of the codes, where the dataset has labels."""
+    datamodule = plan.datamodule
+    if datamodule.labels("train") is None:
+        return {}
+    train_codes = encode_all(plan.model.encoder, datamodule.inputs("train")).numpy()
+    return probe_accuracies(train_codes, datamodule.labels("train").numpy(), test_codes,
+                            datamodule.labels("test").numpy())
+
+
+def _log_artifacts(plan: RunPlan, store: TrackingStore, run_id: str, test_codes: np.ndarray) -> None:
     store.client.log_text(run_id, OmegaConf.to_yaml(plan.cfg, resolve=True), "config.yaml")
     with tempfile.TemporaryDirectory() as folder:
+        labels = plan.datamodule.labels("test")
+        codes = Path(folder) / "codes_2d.npz"  # the test codes on their first two principal components
+        np.savez_compressed(codes, points=code_map(test_codes).astype(np.float32),
+                            labels=np.array([]) if labels is None else labels.numpy())
+        store.client.log_artifact(run_id, str(codes))
         if plan.datamodule.arrays.is_image:
             originals = plan.datamodule.inputs("test")[:GRID_IMAGES]
             model = plan.model.eval()

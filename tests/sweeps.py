@@ -21,8 +21,10 @@ def store(folder: Path) -> MlflowClient:
     return MlflowClient(f"sqlite:///{folder / 'mlruns' / 'mlflow.db'}")
 
 
-def runs(folder: Path, kind: str = "run"):
+def runs(folder: Path, kind: str = "run", pca: bool = False):
+    """The runs of a folder's store: parents (``kind="sweep"``) or training runs, PCA baselines on request."""
     client = store(folder)
     experiment = client.get_experiment_by_name("aebench")
     found = client.search_runs([experiment.experiment_id], max_results=5000)
-    return [run for run in found if run.data.tags.get("aebench.kind") == kind]
+    return [run for run in found if run.data.tags.get("aebench.kind") == kind
+            and (pca or run.data.tags.get("model") != "pca")]

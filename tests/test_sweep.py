@@ -1,5 +1,6 @@
 """Sweeps end to end, each in fresh processes as a user runs them."""
 import itertools
+import json
 import re
 import signal
 import subprocess
@@ -49,8 +50,8 @@ def test_quick_sweep_on_two_workers_runs_what_is_declared_and_resumes(tmp_path):
         assert tags["mlflow.parentRunId"] == parent.info.run_id and tags["sweep_id"] == parent.data.tags["sweep_id"]
         assert {"dataset", "model", "regularizer", "seed"} <= tags.keys()
     client = store(tmp_path)
-    listed = client.download_artifacts(parent.info.run_id, "skipped.md")
-    reasons = sorted(line.split(": ", 1)[1] for line in open(listed).read().splitlines())
+    listed = client.download_artifacts(parent.info.run_id, "skipped.json")
+    reasons = sorted(item["reason"] for item in json.load(open(listed)))
     assert reasons == sorted(reason for reason in expected.values() if reason)
     assert parent.info.status == "FINISHED" and parent.data.tags["sweep.skipped"] == "10"
 
@@ -58,11 +59,14 @@ def test_quick_sweep_on_two_workers_runs_what_is_declared_and_resumes(tmp_path):
     assert len(progress) == 26 and all(PROGRESS.match(line) for line in progress), progress[:3]
     assert "\r" not in first.stdout
     assert "26 finished, 10 skipped, 0 failed" in first.stdout
+    baselines = [r for r in runs(tmp_path, pca=True) if r.data.tags["model"] == "pca"]
+    assert sorted((r.data.tags["dataset"], r.data.params["model.code_dim"]) for r in baselines) == [
+        ("digits", "16"), ("synthetic_lowrank", "16")]
 
     again = aebench(tmp_path, "+sweep=quick")
     assert again.returncode == 0, again.stderr
     assert "0 to train, 26 already finished, 10 skipped by rules" in again.stdout
-    assert len(runs(tmp_path)) == 26 and len(runs(tmp_path, "sweep")) == 1
+    assert len(runs(tmp_path, pca=True)) == 28 and len(runs(tmp_path, "sweep")) == 1
 
 
 def metrics_by_key(folder):

@@ -2,6 +2,7 @@
 in the launching process: plan, parent run, stale runs, progress file, summary, exit status."""
 from __future__ import annotations
 
+import json
 import sys
 import time
 import traceback
@@ -12,6 +13,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from aebench.errors import ConfigError, require
+from aebench.sweep.baselines import log_pca_baselines
 from aebench.sweep.job import SweepContext
 from aebench.sweep.keys import sweep_id
 from aebench.sweep.plan import PlannedJob, plan_sweep
@@ -42,7 +44,7 @@ class SweepCallback(Callback):
         strategy = str(config.trainer.strategy)
         require(not strategy.startswith("ddp"), "trainer.strategy", strategy,
                 "auto in a sweep: a sweep runs one job per device; data parallelism (trainer=ddp) is for one large run")
-        self.jobs = plan_sweep(config)
+        self.jobs, swept = plan_sweep(config)
         store = open_store(config)  # creates the store and experiment here, before any worker starts
         identity = sweep_id(job.run_key for job in self.jobs)
         name = config.sweep.name
@@ -59,10 +61,10 @@ class SweepCallback(Callback):
         started = time.time()
         progress = folder / f"progress-{time.strftime('%Y%m%d-%H%M%S')}-{int(started * 1000) % 1000:03d}.jsonl"
         SweepContext(self.state.parent_run_id, identity, name, str(progress), len(to_train), len(skipped),
-                     started).export()
+                     started, swept).export()
 
-        skip_text = "\n".join(f"- {job.label}: {job.skip_reason}" for job in skipped) or "none"
-        store.client.log_text(self.state.parent_run_id, skip_text + "\n", "skipped.md")
+        listed = [{"label": job.label, "reason": job.skip_reason} for job in skipped]
+        store.client.log_text(self.state.parent_run_id, json.dumps(listed, indent=1), "skipped.json")
         store.client.set_tag(self.state.parent_run_id, "sweep.skipped", str(len(skipped)))
         print(f"[sweep {name}] sweep_id {identity}, parent run {self.state.parent_run_id}: {len(self.jobs)} "
               f"combinations, {len(to_train)} to train, {len(self.jobs) - len(skipped) - len(to_train)} already "
@@ -79,6 +81,9 @@ class SweepCallback(Callback):
             sys.exit(1)
 
     def _close(self, config: DictConfig) -> None:
+        from aebench.report import render_report
+
+        log_pca_baselines(self.jobs, self.state)
         text, counts = summarize(self.jobs, self.state.children())
         client, parent = self.state.store.client, self.state.parent_run_id
         client.log_text(parent, text + "\n", "summary.md")
@@ -90,5 +95,8 @@ class SweepCallback(Callback):
         print(f"\n[sweep {name}] {counts['finished']} finished, {counts['skipped']} skipped, "
               f"{counts['failed']} failed" + (f", {counts['missing']} not run" if counts["missing"] else "")
               + f" (sweep_id {self.state.sweep_id})\n\n{text}\n", flush=True)
+        report = render_report(self.state.store, self.state.sweep_id, rank_by=config.report.rank_by,
+                               output_dir=config.report.output_dir)
+        print(f"[sweep {name}] leaderboard: {report}/leaderboard.{{md,csv,tex,html}}", flush=True)
         if unfinished:
             sys.exit(1)

@@ -32,6 +32,7 @@ class SweepContext:
     total: int
     skipped: int
     started: float
+    swept: list[str]     # settings the sweep varies beyond dataset, model, regularizer and seed
 
     def export(self) -> None:
         os.environ[SWEEP_ENV] = json.dumps(asdict(self))
@@ -69,9 +70,11 @@ def run_sweep_job(cfg: DictConfig) -> str:
     if not cfg.sweep.rerun and state.has_finished(key):
         return "cached"
     share_the_machine(cfg, Path(context.progress_path).parent)
+    label = job_label(cfg, context.swept)
     started = time.perf_counter()
     try:
-        result = train(cfg, parent_run_id=context.parent_run_id, tags={"run_key": key, "sweep_id": context.sweep_id})
+        result = train(cfg, parent_run_id=context.parent_run_id,
+                       tags={"run_key": key, "sweep_id": context.sweep_id, "aebench.label": label})
     except ConfigError:
         return "skipped"  # the launching process listed it with its reason already
     except Exception as error:  # noqa: BLE001 (fault isolation: the run is FAILED, the sweep goes on)
@@ -83,5 +86,5 @@ def run_sweep_job(cfg: DictConfig) -> str:
     seconds = time.perf_counter() - started
     progress = context.progress()
     progress.record(key, status, seconds)
-    print(progress.line(f"{job_label(cfg)}: {status} in {seconds:.1f} s ({detail})"), flush=True)
+    print(progress.line(f"{label}: {status} in {seconds:.1f} s ({detail})"), flush=True)
     return status

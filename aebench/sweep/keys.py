@@ -5,7 +5,9 @@ import hashlib
 import json
 from typing import Any, Iterable
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
+
+from aebench.config import resolved
 
 # settings that change where or how fast a run goes, not what it computes
 EXECUTION_ONLY = {
@@ -18,8 +20,7 @@ EXECUTION_ONLY = {
 
 def semantic_config(cfg: DictConfig) -> dict[str, Any]:
     """The resolved config without its execution-only settings."""
-    kept = [key for key in cfg.keys() if key != "hydra"]  # hydra's own node is not resolvable outside a job
-    container = OmegaConf.to_container(OmegaConf.masked_copy(cfg, kept), resolve=True)
+    container = resolved(cfg)
     for section, fields in EXECUTION_ONLY.items():
         if section not in container:
             continue

@@ -10,7 +10,7 @@ from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from aebench.build import build_datamodule, build_model, build_regularizers_of, validate_seed
 from aebench.config import config_dir
@@ -26,10 +26,26 @@ class PlannedJob:
     run_key: str
     label: str                 # dataset model regularizer seed, for people
     skip_reason: str | None    # the rule (or the one-line error) that refuses it
+    cfg: DictConfig            # the job's config, as the job will see it
 
 
-def job_label(cfg: DictConfig) -> str:
-    return f"{cfg.dataset.name} {cfg.model.name} {regularizer_label(cfg.regularizer)} seed={cfg.seed}"
+AXES = ("dataset", "model", "regularizer", "seed")  # always in a label
+
+
+def job_label(cfg: DictConfig, swept: list[str] = ()) -> str:
+    """``digits deep l2 seed=1``, then the value of every other setting the sweep varies."""
+    others = [f"{key}={OmegaConf.select(cfg, key)}" for key in swept]
+    return " ".join([cfg.dataset.name, cfg.model.name, regularizer_label(cfg.regularizer), f"seed={cfg.seed}", *others])
+
+
+def swept_settings(jobs: list[list[str]]) -> list[str]:
+    """Keys beyond the usual axes whose value differs between jobs (``trainer.lr``, ``model.code_dim``)."""
+    values: dict[str, set[str]] = {}
+    for overrides in jobs:
+        for override in overrides:
+            key, _, value = override.partition("=")
+            values.setdefault(key.lstrip("+~"), set()).add(value)
+    return [key for key, seen in values.items() if len(seen) > 1 and key not in AXES]
 
 
 def sweep_overrides(cfg: DictConfig) -> list[list[str]]:
@@ -79,7 +95,10 @@ def job_configs(cfg: DictConfig, jobs: list[list[str]]) -> Iterator[DictConfig]:
         yield job_cfg
 
 
-def plan_sweep(cfg: DictConfig) -> list[PlannedJob]:
+def plan_sweep(cfg: DictConfig) -> tuple[list[PlannedJob], list[str]]:
+    """The jobs, and the settings they vary beyond dataset, model, regularizer and seed."""
     jobs = sweep_overrides(cfg)
-    return [PlannedJob(list(overrides), run_key(job_cfg), job_label(job_cfg), skip_reason(job_cfg))
-            for overrides, job_cfg in zip(jobs, job_configs(cfg, jobs))]
+    swept = swept_settings(jobs)
+    planned = [PlannedJob(list(overrides), run_key(job_cfg), job_label(job_cfg, swept), skip_reason(job_cfg), job_cfg)
+               for overrides, job_cfg in zip(jobs, job_configs(cfg, jobs))]
+    return planned, swept

@@ -11,6 +11,7 @@ from mlflow.entities import Run
 
 from aebench.errors import ConfigError
 from aebench.tracking import TrackingStore
+from aebench.version import __version__, git_commit
 
 KIND = "aebench.kind"  # "sweep" on a parent run, "run" on a training run
 PAGE = 1000
@@ -49,7 +50,8 @@ class SweepState:
         """The sweep's parent run, created on its first invocation and claimed by each later one."""
         found = search_all(store, f"tags.sweep_id = '{sweep_id}' and tags.`{KIND}` = 'sweep'")
         claim = {"sweep.host": socket.gethostname(), "sweep.pid": str(os.getpid()),
-                 "sweep.invocation_started": str(time.time()), **tags}
+                 "sweep.invocation_started": str(time.time()), "aebench.version": __version__,
+                 "aebench.git_commit": git_commit(), **tags}
         if found:
             parent = found[0]
             if parent.info.status == "RUNNING" and process_alive(parent.data.tags.get("sweep.host"),

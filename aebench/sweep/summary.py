@@ -2,6 +2,7 @@
 combination, then every skipped and failed combination with its reason."""
 from __future__ import annotations
 
+import re
 import statistics
 from collections import defaultdict
 from typing import Iterable
@@ -33,7 +34,7 @@ def latest_by_key(children: Iterable[Run]) -> dict[str, Run]:
 def summarize(jobs: list[PlannedJob], children: Iterable[Run]) -> tuple[str, dict[str, int]]:
     """Markdown text and the counts (finished, failed, skipped, missing)."""
     runs = latest_by_key(children)
-    groups: dict[tuple[str, str, str], list[Run]] = defaultdict(list)
+    groups: dict[str, list[Run]] = defaultdict(list)
     skipped, failed, missing = [], [], []
     for job in jobs:
         run = runs.get(job.run_key)
@@ -44,14 +45,12 @@ def summarize(jobs: list[PlannedJob], children: Iterable[Run]) -> tuple[str, dic
         elif run.info.status != "FINISHED":
             failed.append((job, run))
         else:
-            tags = run.data.tags
-            groups[(tags["dataset"], tags["model"], tags["regularizer"])].append(run)
+            groups[re.sub(r" seed=\S+", "", job.label)].append(run)
 
-    lines = ["| dataset | model | regularizer | n | " + " | ".join(COLUMNS) + " |",
-             "|---|---|---|---|" + "---|" * len(COLUMNS)]
-    for (dataset, model, regularizer), members in sorted(groups.items()):
+    lines = ["| combination | n | " + " | ".join(COLUMNS) + " |", "|---|---|" + "---|" * len(COLUMNS)]
+    for combination, members in sorted(groups.items()):
         cells = [mean_std([r.data.metrics[c] for r in members if c in r.data.metrics]) for c in COLUMNS]
-        lines.append(f"| {dataset} | {model} | {regularizer} | {len(members)} | " + " | ".join(cells) + " |")
+        lines.append(f"| {combination} | {len(members)} | " + " | ".join(cells) + " |")
     if skipped:
         lines += ["", f"Skipped ({len(skipped)}):"] + [f"- {job.label}: {job.skip_reason}" for job in skipped]
     if failed:

@@ -1,0 +1,47 @@
+"""PCA, the linear optimum every autoencoder stands beside: the k-component PCA fitted on the
+train split, scored on the test split with the same metrics and probes as the autoencoders."""
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import torch
+from sklearn.decomposition import PCA
+
+from aebench.data import AutoencoderDataModule
+from aebench.evaluation import fixed_noise
+from aebench.metrics import MetricOptions, psnr_metric, reconstruction_metrics
+from aebench.probes import code_map, probe_accuracies
+
+
+def pca_baseline(datamodule: AutoencoderDataModule, code_dim: int, batch_size: int,
+                 options: MetricOptions = MetricOptions()) -> tuple[dict[str, float], np.ndarray]:
+    """(metrics, 2-D map of the test codes). ``batch_size`` fixes the test noise of
+    ``test/denoise_psnr`` exactly as a run with that batch size draws it."""
+    started = time.perf_counter()
+    shape = datamodule.sample_shape
+    train_x, test_x = datamodule.inputs("train"), datamodule.inputs("test")
+    pca = PCA(n_components=code_dim, svd_solver="full").fit(train_x.flatten(1).double().numpy())
+
+    def reconstruct(x: torch.Tensor) -> tuple[np.ndarray, torch.Tensor]:
+        codes = pca.transform(x.flatten(1).double().numpy())
+        return codes, torch.from_numpy(pca.inverse_transform(codes)).float().view(-1, *shape)
+
+    test_codes, test_reconstruction = reconstruct(test_x)
+    unit_range = datamodule.arrays.unit_range
+    metrics = {f"test/{name}": value.item()
+               for name, value in reconstruction_metrics(shape, unit_range)(test_reconstruction, test_x).items()}
+    if unit_range:
+        denoise = psnr_metric(shape)
+        for index, batch in enumerate(test_x.split(batch_size)):
+            denoise.update(reconstruct(batch + options.denoise_std * fixed_noise(batch, index))[1], batch)
+        metrics["test/denoise_psnr"] = denoise.compute().item()
+    metrics["test/jacobian_frobenius"] = math.sqrt(code_dim)  # orthonormal projection: ||J||_F^2 = k
+    metrics["model/num_parameters"] = float(code_dim * math.prod(shape) + math.prod(shape))
+    if datamodule.labels("train") is not None:
+        train_codes = pca.transform(train_x.flatten(1).double().numpy())
+        metrics.update(probe_accuracies(train_codes, datamodule.labels("train").numpy(), test_codes,
+                                        datamodule.labels("test").numpy()))
+    metrics["train/fit_seconds"] = time.perf_counter() - started
+    return metrics, code_map(test_codes)

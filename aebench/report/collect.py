@@ -1,0 +1,105 @@
+"""Everything a report shows, read from the MLflow store alone (a local file or a server)."""
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+from mlflow.entities import Run
+
+from aebench.errors import ConfigError
+from aebench.sweep.state import KIND, search_all
+from aebench.tracking import TrackingStore
+
+
+@dataclass
+class ReportData:
+    name: str                      # what the report covers, for titles
+    folder: str                    # reports/<folder>/
+    runs: pd.DataFrame             # one row per counted FINISHED run: tags, params.*, metrics.*
+    failed: list[tuple[str, str]]  # (label, reason) of combinations whose last attempt did not finish
+    skipped: list[tuple[str, str]] # (label, reason) of combinations the rules refused
+    cite: dict[str, str] = field(default_factory=dict)
+    parent_run_id: str | None = None
+
+
+def run_label(tags: dict[str, str]) -> str:
+    fallback = f"{tags.get('dataset')} {tags.get('model')} {tags.get('regularizer')} seed={tags.get('seed')}"
+    return tags.get("aebench.label", fallback)
+
+
+def _row(run: Run) -> dict:
+    tags = run.data.tags
+    row = {"run_id": run.info.run_id, "status": run.info.status, "start_time": run.info.start_time,
+           "artifact_uri": run.info.artifact_uri, "run_key": tags.get("run_key", run.info.run_id)}
+    row.update({key: tags.get(key) for key in ("dataset", "model", "regularizer", "seed")})
+    row.update({f"params.{key}": value for key, value in run.data.params.items()})
+    row.update({f"metrics.{key}": value for key, value in run.data.metrics.items()})
+    return row
+
+
+def _counted(children: list[Run]) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
+    """The FINISHED run of each run_key (the latest), and the last failed attempt of the others."""
+    finished, failed = {}, {}
+    for run in sorted(children, key=lambda r: r.info.start_time):
+        key = run.data.tags.get("run_key", run.info.run_id)
+        if run.info.status == "FINISHED":
+            finished[key] = run
+        elif run.info.status in ("FAILED", "KILLED"):
+            failed[key] = run
+    failures = [(run_label(run.data.tags), f"{run.info.status}: {run.data.tags.get('failure_reason', 'no reason')}")
+                for key, run in failed.items() if key not in finished]
+    frame = pd.DataFrame([_row(run) for run in finished.values()])
+    return frame, failures
+
+
+def _skipped(store: TrackingStore, parents: list[Run]) -> list[tuple[str, str]]:
+    listed: set[tuple[str, str]] = set()
+    for parent in parents:
+        with tempfile.TemporaryDirectory() as folder:
+            try:
+                path = store.client.download_artifacts(parent.info.run_id, "skipped.json", folder)
+            except Exception:  # noqa: BLE001 (a sweep from before skipped.json: nothing to list)
+                continue
+            listed.update((item["label"], item["reason"]) for item in json.loads(Path(path).read_text()))
+    return sorted(listed)
+
+
+def _cite(parent: Run) -> dict[str, str]:
+    tags = parent.data.tags
+    started = datetime.fromtimestamp(parent.info.start_time / 1000, tz=timezone.utc)
+    return {"sweep_id": tags.get("sweep_id", "-"), "date": started.strftime("%Y-%m-%d"),
+            "aebench version": tags.get("aebench.version", "-"), "git commit": tags.get("aebench.git_commit", "-"),
+            "command": tags.get("sweep.command", "-")}
+
+
+def collect(store: TrackingStore, sweep_id: str | None = None, whole_experiment: bool = False) -> ReportData:
+    """The latest sweep of the store's experiment, the sweep ``sweep_id``, or every run of the experiment."""
+    parents = sorted(search_all(store, f"tags.`{KIND}` = 'sweep'"), key=lambda r: r.info.start_time, reverse=True)
+    where = f"experiment '{store.experiment_name}' at {store.uri}"
+    if whole_experiment:
+        children = search_all(store, f"tags.`{KIND}` = 'run'")
+        if not children:
+            raise ConfigError("tracking.experiment", store.experiment_name, f"an experiment with runs; {where} has none")
+        runs, failed = _counted(children)
+        cite = {"experiment": store.experiment_name, "sweeps": ", ".join(p.data.tags["sweep_id"] for p in parents)}
+        return ReportData(f"experiment {store.experiment_name}", f"experiment-{store.experiment_name}", runs,
+                          failed, _skipped(store, parents), cite)
+    if not parents:
+        raise ConfigError("report.sweep_id", sweep_id, f"a sweep of {where}, which has none yet: "
+                          "run python -m aebench +sweep=quick (or +sweep=all) first")
+    if sweep_id is None:
+        parent = parents[0]
+    else:
+        matching = [p for p in parents if p.data.tags.get("sweep_id") == str(sweep_id)]
+        if not matching:
+            known = ", ".join(p.data.tags["sweep_id"] for p in parents[:10])
+            raise ConfigError("report.sweep_id", sweep_id, f"one of the sweeps of {where} (latest first): {known}")
+        parent = matching[0]
+    identity = parent.data.tags["sweep_id"]
+    runs, failed = _counted(search_all(store, f"tags.mlflow.parentRunId = '{parent.info.run_id}'"))
+    return ReportData(f"sweep {parent.data.tags.get('sweep.name', '')} {identity}".replace("  ", " "), identity,
+                      runs, failed, _skipped(store, [parent]), _cite(parent), parent.info.run_id)

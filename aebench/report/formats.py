@@ -1,0 +1,90 @@
+"""The leaderboard written as Markdown, LaTeX (booktabs) and CSV."""
+from __future__ import annotations
+
+import pandas as pd
+
+from aebench.report.collect import ReportData
+from aebench.report.table import Leaderboard
+
+
+def _arrow(column) -> str:
+    return "↑" if column.higher_is_better else "↓"
+
+
+def markdown_table(board: Leaderboard) -> str:
+    header = [board.key_label(k) for k in board.keys] + ["n"] + [f"{c.label} {_arrow(c)}" for c in board.columns]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(board.keys) + "---:|" + "---:|" * len(board.columns)]
+    for position in range(len(board.rows)):
+        row = board.rows.iloc[position]
+        cells = [str(row[key]) for key in board.keys] + [str(row["n"])]
+        for column in board.columns:
+            text = board.cell(position, column)
+            cells.append(f"**{text}**" if board.best.get(column.metric) == position else text)
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def cite_lines(data: ReportData) -> list[str]:
+    return [f"{key}: {value}" for key, value in data.cite.items()]
+
+
+def markdown(data: ReportData, boards: list[Leaderboard]) -> str:
+    parts = [f"# aebench leaderboard: {data.name}", "",
+             f"Mean ± sample standard deviation over seeds (n runs); rows ranked by {boards[0].rank_by.label if boards else '-'}; "
+             "the best value of each column in bold; - where a run has no such metric."]
+    for board in boards:
+        parts += ["", f"## {board.dataset}", "", markdown_table(board)]
+    parts += ["", f"## Skipped ({len(data.skipped)})", ""] + [f"- {label}: {reason}" for label, reason in data.skipped]
+    parts += ["", f"## Failed ({len(data.failed)})", ""] + [f"- {label}: {reason}" for label, reason in data.failed]
+    parts += ["", "## Cite this", "", "```"] + cite_lines(data) + ["```", ""]
+    return "\n".join(parts)
+
+
+def csv(boards: list[Leaderboard]) -> str:
+    frames = []
+    for board in boards:
+        frame = board.rows.copy()
+        frame.insert(0, "dataset", board.dataset)
+        frames.append(frame.rename(columns={k: board.key_label(k) for k in board.keys}))
+    return pd.concat(frames, ignore_index=True).to_csv(index=False) if frames else ""
+
+
+LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+
+
+UP, DOWN = r"\uparrow", r"\downarrow"
+
+
+def latex_escape(text: str) -> str:
+    return "".join(LATEX_SPECIALS.get(character, character) for character in str(text))
+
+
+def _latex_cell(board: Leaderboard, position: int, column) -> str:
+    text = board.cell(position, column)
+    if text == "-":
+        return "--"
+    math_text = latex_escape(text).replace(",", "{,}").replace(" ± ", r" \pm ")
+    return rf"$\mathbf{{{math_text}}}$" if board.best.get(column.metric) == position else f"${math_text}$"
+
+
+def latex(data: ReportData, boards: list[Leaderboard]) -> str:
+    lines = [f"% aebench leaderboard: {latex_escape(data.name)}",
+             r"% needs \usepackage{booktabs} and \usepackage{graphicx}; \input{leaderboard.tex}", ""]
+    for board in boards:
+        arrows = [f"{latex_escape(c.label)} ${UP if c.higher_is_better else DOWN}$" for c in board.columns]
+        header = [latex_escape(board.key_label(k)) for k in board.keys] + ["$n$"] + arrows
+        lines += [r"\begin{table}[t]", r"\centering",
+                  rf"\caption{{aebench on {latex_escape(board.dataset)}: mean $\pm$ standard deviation over seeds "
+                  rf"({latex_escape(data.name)}); best of each column in bold.}}",
+                  rf"\label{{tab:aebench-{latex_escape(board.dataset)}}}",
+                  r"\resizebox{\linewidth}{!}{%",
+                  r"\begin{tabular}{" + "l" * len(board.keys) + "r" * (1 + len(board.columns)) + "}",
+                  r"\toprule", " & ".join(header) + r" \\", r"\midrule"]
+        for position in range(len(board.rows)):
+            row = board.rows.iloc[position]
+            cells = [latex_escape(row[key]) for key in board.keys] + [str(row["n"])]
+            cells += [_latex_cell(board, position, column) for column in board.columns]
+            lines.append(" & ".join(cells) + r" \\")
+        lines += [r"\bottomrule", r"\end{tabular}}", r"\end{table}", ""]
+    return "\n".join(lines)

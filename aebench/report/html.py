@@ -1,0 +1,75 @@
+"""The leaderboard as one self-contained HTML page: tables, figures embedded as PNG data, no script."""
+from __future__ import annotations
+
+import base64
+from html import escape
+
+from aebench.report.collect import ReportData
+from aebench.report.formats import cite_lines
+from aebench.report.table import Leaderboard
+
+STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto; max-width: 78rem;
+       color: #1d1d1f; padding: 0 1rem; line-height: 1.45; }
+h1 { font-size: 1.6rem; } h2 { font-size: 1.3rem; margin-top: 2.2rem; border-bottom: 1px solid #ddd; }
+div.scroll { overflow-x: auto; }
+table { border-collapse: collapse; font-size: 0.82rem; margin: 1rem 0; }
+th, td { padding: 0.25rem 0.6rem; border-bottom: 1px solid #e5e5e5; text-align: right; white-space: nowrap; }
+th { border-bottom: 2px solid #999; background: #f6f6f6; }
+td.key, th.key { text-align: left; }
+tr.baseline td { color: #555; font-style: italic; }
+td.best { font-weight: 700; background: #eaf3ea; }
+figure { margin: 1.2rem 0; } figure img { max-width: 100%; border: 1px solid #eee; }
+figcaption { font-size: 0.85rem; color: #555; }
+pre { background: #f6f6f6; padding: 0.8rem; overflow-x: auto; }
+"""
+
+
+def _table(board: Leaderboard) -> str:
+    head = "".join(f'<th class="key">{escape(board.key_label(k))}</th>' for k in board.keys) + "<th>n</th>"
+    head += "".join(f"<th>{escape(c.label)} {'↑' if c.higher_is_better else '↓'}</th>" for c in board.columns)
+    body = []
+    for position in range(len(board.rows)):
+        row = board.rows.iloc[position]
+        cells = "".join(f'<td class="key">{escape(str(row[k]))}</td>' for k in board.keys) + f"<td>{row['n']}</td>"
+        for column in board.columns:
+            best = ' class="best"' if board.best.get(column.metric) == position else ""
+            cells += f"<td{best}>{escape(board.cell(position, column))}</td>"
+        kind = ' class="baseline"' if row["model"] == "pca" else ""
+        body.append(f"<tr{kind}>{cells}</tr>")
+    return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
+
+
+CAPTIONS = {"ranking": "Rank metric per row, mean ± standard deviation over seeds; PCA in grey.",
+            "psnr_by_code_size": "Test PSNR against code size; PCA's curve dashed.",
+            "reconstructions": "Test images (top) and their reconstructions (bottom) by the best run of the top rows.",
+            "codes": "Test codes of the best autoencoder run (and of PCA) on their first two principal components."}
+
+
+def _figure(name: str, png: bytes) -> str:
+    kind = next((k for k in CAPTIONS if name.startswith(k)), "")
+    data = base64.b64encode(png).decode()
+    return (f'<figure><img src="data:image/png;base64,{data}" alt="{escape(name)}">'
+            f"<figcaption>{escape(CAPTIONS.get(kind, name))}</figcaption></figure>")
+
+
+def _items(pairs: list[tuple[str, str]]) -> str:
+    if not pairs:
+        return "<p>None.</p>"
+    return "<ul>" + "".join(f"<li>{escape(label)}: {escape(reason)}</li>" for label, reason in pairs) + "</ul>"
+
+
+def page(data: ReportData, boards: list[Leaderboard], figures: dict[str, dict[str, bytes]]) -> str:
+    ranked = boards[0].rank_by.label if boards else "-"
+    parts = [f"<h1>aebench leaderboard: {escape(data.name)}</h1>",
+             f"<p>Mean ± sample standard deviation over seeds (n runs); rows ranked by {escape(ranked)}; the best "
+             "value of each column highlighted; - where a run has no such metric.</p>"]
+    for board in boards:
+        parts += [f"<h2>{escape(board.dataset)}</h2>", _table(board)]
+        parts += [_figure(name, png) for name, png in figures.get(board.dataset, {}).items()]
+    parts += [f"<h2>Skipped ({len(data.skipped)})</h2>", _items(data.skipped),
+              f"<h2>Failed ({len(data.failed)})</h2>", _items(data.failed),
+              "<h2>Cite this</h2>", f"<pre>{escape(chr(10).join(cite_lines(data)))}</pre>"]
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>aebench leaderboard: {escape(data.name)}</title><style>{STYLE}</style></head>"
+            f"<body>{''.join(parts)}</body></html>\n")

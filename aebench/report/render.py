@@ -1,0 +1,33 @@
+"""Write a report: leaderboard.md, .csv, .tex, .html and the figures, into reports/<sweep_id>/,
+and log them as artifacts of the sweep's parent run."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from aebench.report import formats
+from aebench.report.collect import collect
+from aebench.report.figures import figures
+from aebench.report.html import page
+from aebench.report.table import check_rank_by, leaderboards
+from aebench.tracking import TrackingStore
+
+
+def render_report(store: TrackingStore, sweep_id: str | None = None, whole_experiment: bool = False,
+                  rank_by: str = "test/psnr", output_dir: str | Path = "reports") -> Path:
+    """The folder the report was written to."""
+    check_rank_by(rank_by)
+    data = collect(store, sweep_id, whole_experiment)
+    boards = leaderboards(data.runs, rank_by) if not data.runs.empty else []
+    drawn = {board.dataset: figures(board, data.runs, store) for board in boards}
+    folder = Path(output_dir) / data.folder
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "leaderboard.md").write_text(formats.markdown(data, boards))
+    (folder / "leaderboard.csv").write_text(formats.csv(boards))
+    (folder / "leaderboard.tex").write_text(formats.latex(data, boards))
+    (folder / "leaderboard.html").write_text(page(data, boards, drawn))
+    for made in drawn.values():
+        for name, png in made.items():
+            (folder / name).write_bytes(png)
+    if data.parent_run_id is not None:
+        store.client.log_artifacts(data.parent_run_id, str(folder), "report")
+    return folder

@@ -1,0 +1,65 @@
+"""PCA baseline runs of a sweep: one per dataset and code size its runs used, under the sweep's
+parent run (tag ``model=pca``), skipped when already FINISHED there."""
+from __future__ import annotations
+
+import math
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from omegaconf import OmegaConf
+
+from aebench.baselines import pca_baseline
+from aebench.build import build_datamodule, build_metric_options
+from aebench.config import flatten
+from aebench.sweep.keys import digest
+from aebench.sweep.plan import PlannedJob
+from aebench.sweep.state import KIND, SweepState
+from aebench.version import __version__, git_commit
+
+
+def log_pca_baselines(jobs: list[PlannedJob], state: SweepState) -> int:
+    """Log the missing PCA runs; returns how many were logged."""
+    done = state.finished_run_keys()
+    wanted: dict[str, tuple] = {}
+    for job in jobs:
+        cfg = job.cfg
+        code_dim = cfg.model.get("code_dim")
+        if job.skip_reason is not None or code_dim is None:
+            continue
+        dataset = OmegaConf.to_container(cfg.dataset, resolve=True)
+        key = digest({"baseline": "pca", "dataset": dataset, "code_dim": code_dim,
+                      "batch_size": cfg.trainer.batch_size, "metrics": OmegaConf.to_container(cfg.metrics)})
+        if key not in done:
+            wanted.setdefault(key, (cfg, code_dim))
+    logged = 0
+    for key, (cfg, code_dim) in wanted.items():
+        datamodule = build_datamodule(cfg)
+        if code_dim >= min(math.prod(datamodule.sample_shape), len(datamodule.split.train)):
+            continue  # as many components as values: PCA copies its input
+        _log_one(state, cfg, datamodule, code_dim, key)
+        logged += 1
+    return logged
+
+
+def _log_one(state: SweepState, cfg, datamodule, code_dim: int, key: str) -> None:
+    store = state.store
+    tags = {"dataset": cfg.dataset.name, "model": "pca", "regularizer": "none", "seed": "0", "run_key": key,
+            "sweep_id": state.sweep_id, KIND: "run", "aebench.version": __version__,
+            "aebench.git_commit": git_commit()}
+    params = {**{k: v for k, v in flatten(cfg).items() if k.startswith("dataset.")}, "model.name": "pca",
+              "model.code_dim": code_dim, "trainer.batch_size": cfg.trainer.batch_size}
+    run_id = store.start_run(f"{cfg.dataset.name}-pca-k{code_dim}", tags, params, parent_run_id=state.parent_run_id)
+    status = "FAILED"
+    try:
+        metrics, points = pca_baseline(datamodule, code_dim, cfg.trainer.batch_size, build_metric_options(cfg))
+        store.log_metrics(run_id, metrics)
+        labels = datamodule.labels("test")
+        with tempfile.TemporaryDirectory() as folder:
+            codes = Path(folder) / "codes_2d.npz"
+            np.savez_compressed(codes, points=points.astype(np.float32),
+                                labels=np.array([]) if labels is None else labels.numpy())
+            store.client.log_artifact(run_id, str(codes))
+        status = "FINISHED"
+    finally:
+        store.finish_run(run_id, status)

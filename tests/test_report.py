@@ -1,0 +1,171 @@
+"""The leaderboard report, from a real sweep's MLflow store only."""
+import json
+import re
+import shutil
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from sweeps import aebench, runs, store
+
+# 32 combinations: linear x sparse_kl refused (8), lr=1e30 diverges (12 FAILED), 12 FINISHED
+GRID = ["+sweep=quick", "sweep.datasets=[digits]", "sweep.models=[linear,undercomplete]",
+        "sweep.regularizers=[none,sparse_kl]", "sweep.seeds=2", "model.code_dim=4,8", "trainer.lr=0.01,1e30"]
+METRICS = ["test/psnr", "test/mse", "test/ssim", "test/probe_accuracy", "test/knn_accuracy", "test/code_hoyer",
+           "test/jacobian_frobenius", "test/denoise_psnr"]
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("report")
+    done = aebench(folder, *GRID)
+    assert done.returncode == 1, done.stderr  # some runs failed, by design
+    (parent,) = runs(folder, "sweep")
+    return folder, parent, done
+
+
+def report_folder(folder, parent):
+    return folder / "reports" / parent.data.tags["sweep_id"]
+
+
+def test_the_sweep_writes_every_file_and_logs_it_on_its_parent_run(swept):
+    folder, parent, done = swept
+    written = report_folder(folder, parent)
+    names = {p.name for p in written.iterdir()}
+    assert {"leaderboard.md", "leaderboard.csv", "leaderboard.tex", "leaderboard.html"} <= names
+    assert {"ranking_digits.png", "psnr_by_code_size_digits.png", "reconstructions_digits.png",
+            "codes_digits.png"} <= names
+    logged = {a.path for a in store(folder).list_artifacts(parent.info.run_id, "report")}
+    assert {f"report/{name}" for name in names} == logged
+    assert f"leaderboard: reports/{parent.data.tags['sweep_id']}/leaderboard" in done.stdout
+
+
+def test_table_numbers_are_mean_and_std_over_seeds_of_the_store(swept):
+    folder, parent, _ = swept
+    table = pd.read_csv(report_folder(folder, parent) / "leaderboard.csv")
+    import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:///{folder / 'mlruns' / 'mlflow.db'}")
+    found = mlflow.search_runs(experiment_names=["aebench"],
+                               filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
+    finished = found[found["status"] == "FINISHED"]
+    keys = ["tags.model", "tags.regularizer", "params.model.code_dim"]
+    models = finished[finished["tags.model"] != "pca"]
+    assert set(models["params.trainer.lr"]) == {"0.01"}  # the diverged ones are not in the table
+    expected = models.groupby(keys)[[f"metrics.{m}" for m in METRICS]].agg(["mean", "std", "count"])
+    autoencoders = table[table["model"] != "pca"]
+    assert len(autoencoders) == len(expected) == 6  # linear/none, undercomplete/{none,sparse_kl} x code 4, 8
+    for _, row in autoencoders.iterrows():
+        reference = expected.loc[(row["model"], row["regularizer"], str(row["code_dim"]))]
+        assert row["n"] == 2
+        for metric in METRICS:
+            assert row[metric] == pytest.approx(reference[(f"metrics.{metric}", "mean")], rel=1e-9)
+            assert row[f"{metric}.std"] == pytest.approx(reference[(f"metrics.{metric}", "std")], rel=1e-9)
+    assert list(autoencoders["test/psnr"]) == sorted(autoencoders["test/psnr"], reverse=True)
+
+
+def test_pca_rows_stand_beside_the_autoencoders(swept):
+    folder, parent, _ = swept
+    table = pd.read_csv(report_folder(folder, parent) / "leaderboard.csv")
+    pca = table[table["model"] == "pca"].set_index("code_dim")
+    assert sorted(pca.index) == [4, 8] and (pca["n"] == 1).all()
+    from sklearn.decomposition import PCA
+
+    from aebench.data import AutoencoderDataModule, load_dataset
+
+    data = AutoencoderDataModule(load_dataset("digits"))
+    train_x, test_x = data.inputs("train").flatten(1).double().numpy(), data.inputs("test").flatten(1).double().numpy()
+    for k in (4, 8):
+        fitted = PCA(k).fit(train_x)
+        mse = ((fitted.inverse_transform(fitted.transform(test_x)) - test_x) ** 2).mean()
+        assert pca.loc[k, "test/mse"] == pytest.approx(mse, rel=1e-5)
+    linear = table[(table["model"] == "linear")].set_index("code_dim")
+    assert (pca["test/mse"] <= linear["test/mse"]).all()  # the linear optimum bounds the linear autoencoder
+
+
+def test_failed_and_skipped_combinations_are_listed(swept):
+    folder, parent, _ = swept
+    written = report_folder(folder, parent)
+    markdown, page = (written / "leaderboard.md").read_text(), (written / "leaderboard.html").read_text()
+    assert "## Failed (12)" in markdown and "## Skipped (8)" in markdown
+    assert markdown.count("TrainingDiverged") == 12
+    assert "<h2>Skipped (8)</h2>" in page and "<h2>Failed (12)</h2>" in page
+    skipped = json.loads(open(store(folder).download_artifacts(parent.info.run_id, "skipped.json")).read())
+    assert len(skipped) == 8 and all("sparse_kl" in item["reason"] for item in skipped)
+    assert "| pca | none | 4 | 1 |" in markdown and re.search(r"\| pca \| none \| 4 \| 1 \|.*\| - \|", markdown)
+
+
+def test_latex_is_a_booktabs_table_ready_to_input(swept):
+    folder, parent, _ = swept
+    tex = (report_folder(folder, parent) / "leaderboard.tex").read_text()
+    for command in (r"\begin{tabular}", r"\toprule", r"\midrule", r"\bottomrule", r"\end{table}"):
+        assert tex.count(command) == 1, command
+    assert r"sparse\_kl" in tex and "sparse_kl" not in tex.replace(r"sparse\_kl", "")
+    assert r"\pm" in tex and r"\mathbf{" in tex
+    body = tex.split(r"\midrule")[1].split(r"\bottomrule")[0].strip().splitlines()
+    header = tex.split(r"\toprule")[1].split(r"\midrule")[0]
+    assert all(line.count("&") == header.count("&") for line in body) and len(body) == 8  # 6 + 2 PCA rows
+    assert tex.count("{") == tex.count("}")
+
+
+def chromium_render(html, folder):
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    if executable is None:
+        pytest.fail("Debian's chromium is needed for this test (.ci/run installs it)")
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             "--hide-scrollbars", f"--user-data-dir={folder / 'profile'}", "--enable-logging=stderr", "--v=0"]
+    shot = folder / "shot.png"
+    rendered = subprocess.run([executable, *flags, "--window-size=1300,2400", f"--screenshot={shot}", html.as_uri()],
+                              capture_output=True, text=True, timeout=120)
+    dom = subprocess.run([executable, *flags, "--dump-dom", html.as_uri()], capture_output=True, text=True,
+                         timeout=120)
+    return rendered, dom, shot
+
+
+def test_the_html_page_renders_in_headless_chromium(swept, tmp_path):
+    folder, parent, _ = swept
+    rendered, dom, shot = chromium_render(report_folder(folder, parent) / "leaderboard.html", tmp_path)
+    assert rendered.returncode == 0 and dom.returncode == 0, rendered.stderr[-2000:]
+    console = [line for line in rendered.stderr.splitlines() + dom.stderr.splitlines() if "CONSOLE" in line]
+    assert console == []
+    assert dom.stdout.count("<table>") == 1 and dom.stdout.count('<img src="data:image/png;base64,') == 4
+    pixels = np.asarray(Image.open(shot).convert("L"), dtype=float)
+    assert pixels.shape == (2400, 1300)
+    assert pixels.std() > 20 and (pixels < 128).mean() > 0.02  # text, tables and figures, not a blank page
+
+
+def test_report_on_demand_ranks_and_refuses_bad_input(swept, tmp_path):
+    folder, parent, _ = swept
+    sweep_id = parent.data.tags["sweep_id"]
+    done = aebench_report(folder, f"report.sweep_id={sweep_id}", "report.rank_by=test/mse",
+                          f"report.output_dir={tmp_path}")
+    assert done.returncode == 0, done.stderr
+    table = pd.read_csv(tmp_path / sweep_id / "leaderboard.csv")
+    assert list(table["test/mse"]) == sorted(table["test/mse"])
+    whole = aebench_report(folder, "report.whole_experiment=true", f"report.output_dir={tmp_path}")
+    assert whole.returncode == 0 and (tmp_path / "experiment-aebench" / "leaderboard.html").exists()
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    for arguments, message in [(["report.sweep_id=0123"], "report.sweep_id='0123' is not allowed: one of the sweeps"),
+                               (["report.rank_by=accuracy"], "report.rank_by='accuracy' is not allowed: one of"),
+                               ([f"tracking.uri=http://127.0.0.1:{closed}"], "a reachable MLflow server"),
+                               (["tracking.experiment=empty"], "tracking.experiment='empty' is not allowed")]:
+        bad = aebench_report(folder, *arguments)
+        assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
+        assert message in bad.stderr
+    empty = aebench_report(tmp_path)
+    assert empty.returncode == 2 and "there is no mlruns/mlflow.db here" in empty.stderr
+    assert not (tmp_path / "mlruns").exists()
+
+
+def aebench_report(folder, *arguments):
+    return subprocess.run([sys.executable, "-m", "aebench.report", *arguments], cwd=folder, capture_output=True,
+                          text=True, timeout=300)
