@@ -39,6 +39,7 @@ def pca_baseline(datamodule: AutoencoderDataModule, code_dim: int, batch_size: i
         metrics["test/denoise_psnr"] = denoise.compute().item()
     metrics["test/jacobian_frobenius"] = math.sqrt(code_dim)  # orthonormal projection: ||J||_F^2 = k
     metrics["model/num_parameters"] = float(code_dim * math.prod(shape) + math.prod(shape))
+    metrics["model/code_dim"] = float(code_dim)
     if datamodule.labels("train") is not None:
         train_codes = pca.transform(train_x.flatten(1).double().numpy())
         metrics.update(probe_accuracies(train_codes, datamodule.labels("train").numpy(), test_codes,

@@ -18,6 +18,18 @@ class ConfigError(ValueError):
         return ConfigError(f"{group}.{self.field}", self.value, self.allowed)
 
 
+class DataError(ConfigError):
+    """A data file or array that cannot be used: missing, corrupt, or holding values aebench refuses.
+    Its message is written whole, naming the file or value and what was expected."""
+
+    def __init__(self, message: str):
+        ValueError.__init__(self, message)
+        self.field, self.value, self.allowed = "dataset", None, message
+
+    def in_group(self, group: str) -> "DataError":
+        return self
+
+
 def require(condition: bool, field: str, value, allowed: str) -> None:
     """Raise :class:`ConfigError` unless ``condition`` holds."""
     if not condition:

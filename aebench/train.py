@@ -114,6 +114,7 @@ def _execute(plan: RunPlan, store: TrackingStore | None, run_id: str | None) -> 
         return results
     test_codes = encode_all(model.encoder, datamodule.inputs("test")).numpy()
     summary = {"train/fit_seconds": fit_seconds, "model/num_parameters": model.num_parameters(),
+               "model/code_dim": model.code_dim,
                **_probe(plan, test_codes)}
     store.log_metrics(run_id, summary, step=trainer.current_epoch)
     _log_artifacts(plan, store, run_id, test_codes)

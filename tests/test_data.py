@@ -9,9 +9,10 @@ from aebench.errors import ConfigError
 
 
 def test_bundled_datasets_are_listed_and_unknown_names_fail_with_the_list():
-    assert list_datasets() == ["digits", "synthetic_lowrank"]
-    with pytest.raises(ConfigError, match="name='mnist' is not allowed: one of digits, synthetic_lowrank"):
-        load_dataset("mnist")
+    assert list_datasets() == ["breast_cancer", "cifar10", "digits", "fashion_mnist", "images", "kmnist", "mnist", "npy",
+                               "patches", "synthetic_lowrank", "synthetic_manifold", "wine"]
+    with pytest.raises(ConfigError, match="name='svhn' is not allowed: one of breast_cancer, cifar10, digits"):
+        load_dataset("svhn")
     with pytest.raises(ConfigError, match="rank=2 .*not an option of dataset digits"):
         load_dataset("digits", rank=2)
 

@@ -43,6 +43,10 @@ BAD_INPUTS = {
                                   "regularizer.terms.sparse_kl.weight=-2 is not allowed: a number >= 0.0"),
     "kl on a linear code": (["model=linear", "regularizer=sparse_kl"], "needs code activations in (0, 1)"),
     "negative pretraining": (["model=stacked", "model.pretrain_epochs=-2"], "model.pretrain_epochs=-2 is not allowed: an integer >= 0"),
+    "mnist files missing": (["dataset=mnist"], "aebench: error: dataset=mnist needs train-images-idx3-ubyte[.gz], "),
+    "npy without a path": (["dataset=npy"], "dataset.path=None is not allowed: the .npy or .npz file to read"),
+    "image folder missing": (["dataset=images", "dataset.path=no/such/folder"], "'no/such/folder' is not a folder of images"),
+    "code larger than a table": (["dataset=wine"], "model.code_dim=16 is not allowed: an integer from 1 to 12"),
     "file store": (["tracking.uri=./mlruns"], "tracking.uri='./mlruns' is not allowed: MLflow 3 refuses the file store"),
     "server not answering": ([f"tracking.uri=http://127.0.0.1:{closed_port()}"], "is not allowed: a reachable MLflow server"),
 }
@@ -86,7 +90,7 @@ def test_a_store_with_runs_keeps_them_after_bad_input(monkeypatch, capsys, tmp_p
 
 
 @pytest.mark.parametrize("overrides,listed", [(["model=foo"], ["conv", "deep", "linear", "overcomplete", "stacked", "undercomplete"]),
-                                               (["dataset=mnist_missing"], ["digits", "synthetic_lowrank"]),
+                                               (["dataset=svhn"], ["digits", "synthetic_lowrank", "mnist", "cifar10", "npy"]),
                                                (["regularizer=dropout"], ["contractive", "denoising", "l2", "sparse_kl", "sparse_l1"])])
 def test_unknown_option_lists_the_valid_ones(monkeypatch, capsys, tmp_path, overrides, listed):
     code, output = run_cli(monkeypatch, capsys, tmp_path, overrides)

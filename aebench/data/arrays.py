@@ -13,9 +13,11 @@ class DatasetArrays:
     """Every sample of a dataset as one tensor, with what evaluations need to know of it."""
 
     name: str
-    x: torch.Tensor                  # float32, (N, *sample_shape)
+    x: torch.Tensor                  # (N, *sample_shape): uint8 images (read as value / 255) or float32
     labels: torch.Tensor | None      # int64, (N,), or None for unlabelled data
     unit_range: bool                 # every value in [0, 1]: PSNR, SSIM and BCE are defined
+    test_indices: torch.Tensor | None = None  # a published test split (MNIST's, CIFAR's), kept as the test set
+    standardize: bool = False        # scale each feature by the train split's mean and deviation
 
     @property
     def sample_shape(self) -> tuple[int, ...]:
@@ -27,6 +29,11 @@ class DatasetArrays:
         return len(self.sample_shape) == 3
 
 
+def as_float(values: torch.Tensor) -> torch.Tensor:
+    """Stored values as float32 inputs: uint8 is divided by 255, anything else is converted."""
+    return values.float().div_(255) if values.dtype == torch.uint8 else values.float()
+
+
 @dataclass(frozen=True)
 class Split:
     """Index sets into :class:`DatasetArrays`, disjoint and covering every sample."""
@@ -36,14 +43,26 @@ class Split:
     test: torch.Tensor
 
 
-def seeded_split(n_samples: int, split_seed: int, val_fraction: float, test_fraction: float) -> Split:
-    """A random permutation cut into test, val and train, the same for the same seed."""
+def seeded_split(n_samples: int, split_seed: int, val_fraction: float, test_fraction: float,
+                 test_indices: torch.Tensor | None = None) -> Split:
+    """A random permutation cut into test, val and train, the same for the same seed.
+
+    With ``test_indices`` (a dataset's published test set) those are the test split, and
+    ``val_fraction`` of the others are drawn for validation; ``test_fraction`` is not used."""
     require_int("split_seed", split_seed, minimum=0)
     require_number("val_fraction", val_fraction, 0.0, 1.0, open_minimum=True, open_maximum=True)
     require_number("test_fraction", test_fraction, 0.0, 1.0, open_minimum=True, open_maximum=True)
     require(val_fraction + test_fraction < 1.0, "val_fraction", val_fraction,
             f"val_fraction + test_fraction must leave training data (test_fraction={test_fraction})")
     generator = torch.Generator().manual_seed(split_seed)
+    if test_indices is not None:
+        rest = torch.ones(n_samples, dtype=torch.bool)
+        rest[test_indices] = False
+        others = rest.nonzero().squeeze(1)
+        others = others[torch.randperm(len(others), generator=generator)]
+        n_val = max(1, round(len(others) * val_fraction))
+        return Split(test=test_indices.sort().values, val=others[:n_val].sort().values,
+                     train=others[n_val:].sort().values)
     order = torch.randperm(n_samples, generator=generator)
     n_test = max(1, round(n_samples * test_fraction))
     n_val = max(1, round(n_samples * val_fraction))

@@ -1,4 +1,5 @@
-"""Mini-batches sliced from a tensor that already lives on the training device.
+"""Mini-batches sliced from a tensor that already lives on the training device (uint8 images are
+converted to float there, one batch at a time).
 
 For models this small a DataLoader's per-sample indexing and collation cost as much as the
 training step itself; slicing a resident tensor by a shuffled index costs almost nothing.
@@ -6,6 +7,8 @@ training step itself; slicing a resident tensor by a shuffled index costs almost
 from __future__ import annotations
 
 import torch
+
+from aebench.data.arrays import as_float
 
 
 class TensorBatches:
@@ -45,7 +48,7 @@ class TensorBatches:
         if self.shuffle or self.world_size > 1:
             order = order.to(self.data.device, non_blocking=True)
             for start in range(0, order.shape[0], self.batch_size):
-                yield self.data.index_select(0, order[start:start + self.batch_size])
+                yield as_float(self.data.index_select(0, order[start:start + self.batch_size]))
         else:
-            for start in range(0, n, self.batch_size):  # in order: views, no copy
-                yield self.data[start:start + self.batch_size]
+            for start in range(0, n, self.batch_size):  # in order: views of float data, no copy
+                yield as_float(self.data[start:start + self.batch_size])

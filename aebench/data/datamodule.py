@@ -4,7 +4,7 @@ from __future__ import annotations
 import lightning as L
 import torch
 
-from aebench.data.arrays import DatasetArrays, Split, seeded_split
+from aebench.data.arrays import DatasetArrays, Split, as_float, seeded_split
 from aebench.data.batches import TensorBatches
 from aebench.errors import require_int
 
@@ -23,16 +23,24 @@ class AutoencoderDataModule(L.LightningDataModule):
         self.batch_size = require_int("batch_size", batch_size, minimum=1)
         self.shuffle_seed = shuffle_seed
         self.split_options = {"split_seed": split_seed, "val_fraction": val_fraction, "test_fraction": test_fraction}
-        self.split: Split = seeded_split(arrays.x.shape[0], **self.split_options)
+        self.split: Split = seeded_split(arrays.x.shape[0], **self.split_options, test_indices=arrays.test_indices)
+        self.stored = self._standardized(arrays.x) if arrays.standardize else arrays.x  # uint8 stays uint8
         self._on_device: dict[str, torch.Tensor] = {}
+
+    def _standardized(self, x: torch.Tensor) -> torch.Tensor:
+        """Each feature minus the train split's mean, over its deviation (1 where it is constant)."""
+        train = x[self.split.train].double()
+        mean, deviation = train.mean(dim=0), train.std(dim=0)
+        deviation[deviation == 0] = 1.0
+        return ((x.double() - mean) / deviation).float()
 
     @property
     def sample_shape(self) -> tuple[int, ...]:
         return self.arrays.sample_shape
 
     def inputs(self, stage: str) -> torch.Tensor:
-        """All inputs of ``stage`` (train, val or test) on the CPU."""
-        return self.arrays.x[getattr(self.split, stage)]
+        """All inputs of ``stage`` (train, val or test) on the CPU, as float32."""
+        return as_float(self.stored[getattr(self.split, stage)])
 
     def labels(self, stage: str) -> torch.Tensor | None:
         labels = self.arrays.labels
@@ -40,7 +48,8 @@ class AutoencoderDataModule(L.LightningDataModule):
 
     def with_inputs(self, x: torch.Tensor, name: str) -> "AutoencoderDataModule":
         """The same split and batches over other per-sample inputs (codes of a lower layer, say)."""
-        arrays = DatasetArrays(f"{self.arrays.name}/{name}", x, self.arrays.labels, unit_range=False)
+        arrays = DatasetArrays(f"{self.arrays.name}/{name}", x, self.arrays.labels, unit_range=False,
+                               test_indices=self.arrays.test_indices)
         return AutoencoderDataModule(arrays, self.batch_size, shuffle_seed=self.shuffle_seed, **self.split_options)
 
     def _device(self) -> torch.device:
@@ -50,8 +59,8 @@ class AutoencoderDataModule(L.LightningDataModule):
     def _resident(self, stage: str) -> torch.Tensor:
         device = self._device()
         cached = self._on_device.get(stage)
-        if cached is None or cached.device != device:
-            cached = self.inputs(stage).to(device)
+        if cached is None or cached.device != device:  # as stored: uint8 images take a quarter of float32
+            cached = self.stored[getattr(self.split, stage)].to(device)
             self._on_device[stage] = cached
         return cached
 

@@ -77,10 +77,12 @@ def undercomplete(input_shape: Sequence[int], code_dim: int = 16, activation: st
 
 
 @register_model
-def overcomplete(input_shape: Sequence[int], code_dim: int = 128, activation: str = "sigmoid",
+def overcomplete(input_shape: Sequence[int], code_dim: int | None = None, activation: str = "sigmoid",
                  tied_weights: bool = False, **training) -> Autoencoder:
-    """One code layer at least as wide as the input: able to copy, useful once regularized."""
+    """One code layer at least as wide as the input (``None``: twice as wide): able to copy,
+    useful once regularized."""
     input_dim = math.prod(input_shape)
+    code_dim = 2 * input_dim if code_dim is None else code_dim
     return _one_layer("overcomplete", input_shape, code_dim, input_dim, None, activation, tied_weights, training)
 
 

@@ -83,7 +83,8 @@ def collect(store: TrackingStore, sweep_id: str | None = None, whole_experiment:
     if whole_experiment:
         children = search_all(store, f"tags.`{KIND}` = 'run'")
         if not children:
-            raise ConfigError("tracking.experiment", store.experiment_name, f"an experiment with runs; {where} has none")
+            raise ConfigError("tracking.experiment", store.experiment_name,
+                              f"an experiment with runs; {where} has none")
         runs, failed = _counted(children)
         cite = {"experiment": store.experiment_name, "sweeps": ", ".join(p.data.tags["sweep_id"] for p in parents)}
         return ReportData(f"experiment {store.experiment_name}", f"experiment-{store.experiment_name}", runs,

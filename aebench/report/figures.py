@@ -46,12 +46,12 @@ def ranking_bars(board: Leaderboard) -> bytes:
 
 
 def psnr_by_code_size(board: Leaderboard, runs: pd.DataFrame) -> bytes | None:
-    """PSNR (mean over seeds) against model.code_dim, a line per model x regularizer, PCA dashed."""
+    """PSNR (mean over seeds) against the code size, a line per model x regularizer, PCA dashed."""
     members = runs[runs["dataset"] == board.dataset]
-    if "metrics.test/psnr" not in members or "params.model.code_dim" not in members:
+    if "metrics.test/psnr" not in members or "metrics.model/code_dim" not in members:
         return None
-    members = members.dropna(subset=["metrics.test/psnr", "params.model.code_dim"]).copy()
-    members["code_dim"] = members["params.model.code_dim"].astype(int)
+    members = members.dropna(subset=["metrics.test/psnr", "metrics.model/code_dim"]).copy()
+    members["code_dim"] = members["metrics.model/code_dim"].astype(int)
     figure, axes = plt.subplots(figsize=(7, 4.2))
     for (model, regularizer), group in members.groupby(["model", "regularizer"]):
         curve = group.groupby("code_dim")["metrics.test/psnr"].mean().sort_index()

@@ -30,8 +30,9 @@ def cite_lines(data: ReportData) -> list[str]:
 
 def markdown(data: ReportData, boards: list[Leaderboard]) -> str:
     parts = [f"# aebench leaderboard: {data.name}", "",
-             f"Mean ± sample standard deviation over seeds (n runs); rows ranked by {boards[0].rank_by.label if boards else '-'}; "
-             "the best value of each column in bold; - where a run has no such metric."]
+             f"Mean ± sample standard deviation over seeds (n runs); rows ranked by "
+             f"{boards[0].rank_by.label if boards else '-'}; the best value of each column in bold; "
+             "- where a run has no such metric."]
     for board in boards:
         parts += ["", f"## {board.dataset}", "", markdown_table(board)]
     parts += ["", f"## Skipped ({len(data.skipped)})", ""] + [f"- {label}: {reason}" for label, reason in data.skipped]

@@ -94,7 +94,8 @@ def leaderboards(runs: pd.DataFrame, rank_by: str = "test/psnr") -> list[Leaderb
         members = members.copy()
         keys = ["model", "regularizer", *varying_settings(members)]
         members[keys] = members[keys].fillna(MISSING)
-        present = [c for c in COLUMNS if f"metrics.{c.metric}" in members and members[f"metrics.{c.metric}"].notna().any()]
+        present = [c for c in COLUMNS
+                   if f"metrics.{c.metric}" in members and members[f"metrics.{c.metric}"].notna().any()]
         grouped = members.groupby(keys, dropna=False)
         rows = grouped.size().rename("n").reset_index()
         rows["run_ids"] = grouped["run_id"].agg(list).values

@@ -26,6 +26,13 @@ class SweepCallback(Callback):
         self.jobs: list[PlannedJob] = []
         self.state: SweepState | None = None
 
+    def __getstate__(self) -> dict:
+        """Launchers pickle Hydra's callbacks into every job; the plan and store stay in this process."""
+        return {}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__()
+
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         from aebench.cli import fail, quiet_libraries
 
