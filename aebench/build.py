@@ -41,11 +41,13 @@ def _options(section: DictConfig, skip: tuple[str, ...]) -> dict:
 def build_datamodule(cfg: DictConfig) -> AutoencoderDataModule:
     with config_group("trainer"):
         require_int("batch_size", cfg.trainer.batch_size, minimum=1)
+        require_int("steps_per_call", cfg.trainer.steps_per_call, minimum=1)
     with config_group("dataset"):
         dataset = _options(cfg.dataset, skip=("name", *SPLIT_OPTIONS))
         arrays = load_dataset(cfg.dataset.name, **dataset)
         split = {k: cfg.dataset[k] for k in SPLIT_OPTIONS if k in cfg.dataset}
-        return AutoencoderDataModule(arrays, cfg.trainer.batch_size, shuffle_seed=cfg.seed, **split)
+        return AutoencoderDataModule(arrays, cfg.trainer.batch_size, shuffle_seed=cfg.seed,
+                                     steps_per_call=cfg.trainer.steps_per_call, **split)
 
 
 def build_regularizers_of(cfg: DictConfig) -> list[Regularizer]:

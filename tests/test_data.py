@@ -53,36 +53,52 @@ def test_split_fractions_out_of_range_fail(val, test):
         seeded_split(100, 0, val, test)
 
 
+def everything(batches: TensorBatches) -> torch.Tensor:
+    """All samples of one pass, in the order served (groups of mini-batches flattened)."""
+    return torch.cat([batch for group in batches for batch in group])
+
+
 def test_batches_cover_every_sample_once_per_epoch_in_a_new_order():
     data = torch.arange(103).float().unsqueeze(1)
     batches = TensorBatches(data, batch_size=10, shuffle=True, seed=0)
     assert len(batches) == 11
-    first = torch.cat(list(batches)).squeeze(1)
-    second = torch.cat(list(batches)).squeeze(1)
+    first = everything(batches).squeeze(1)
+    second = everything(batches).squeeze(1)
     assert sorted(first.tolist()) == sorted(second.tolist()) == list(range(103))
     assert not torch.equal(first, second)
-    replay = torch.cat(list(TensorBatches(data, batch_size=10, shuffle=True, seed=0))).squeeze(1)
+    replay = everything(TensorBatches(data, batch_size=10, shuffle=True, seed=0)).squeeze(1)
     assert torch.equal(replay, first)
+
+
+def test_batches_come_in_groups_of_steps_per_call():
+    data = torch.arange(103).float().unsqueeze(1)
+    groups = list(TensorBatches(data, batch_size=10, shuffle=False, group=4))
+    assert [len(group) for group in groups] == [4, 4, 3] and len(TensorBatches(data, 10, shuffle=False, group=4)) == 3
+    assert [len(batch) for batch in groups[-1]] == [10, 10, 3]
+
+
+def test_uint8_images_are_served_as_floats_in_unit_range():
+    data = torch.tensor([[0, 51, 255]], dtype=torch.uint8).repeat(5, 1)
+    (group,) = list(TensorBatches(data, batch_size=5, shuffle=False))
+    assert group[0].dtype == torch.float32 and group[0][0].tolist() == pytest.approx([0.0, 0.2, 1.0])
 
 
 def test_evaluation_batches_are_in_order():
     data = torch.arange(25).float().unsqueeze(1)
-    assert torch.equal(torch.cat(list(TensorBatches(data, 10, shuffle=False))), data)
+    assert torch.equal(everything(TensorBatches(data, 10, shuffle=False)), data)
 
 
 def test_data_parallel_shards():
     data = torch.arange(103).float().unsqueeze(1)
-    train = [torch.cat(list(TensorBatches(data, 8, shuffle=True, seed=1, rank=r, world_size=2))) for r in (0, 1)]
+    train = [everything(TensorBatches(data, 8, shuffle=True, seed=1, rank=r, world_size=2)) for r in (0, 1)]
     assert len(train[0]) == len(train[1]) == 51  # equal steps on every process
     assert not set(train[0].flatten().tolist()) & set(train[1].flatten().tolist())
-    test = [torch.cat(list(TensorBatches(data, 8, shuffle=False, rank=r, world_size=2, drop_uneven=False)))
-            for r in (0, 1)]
+    test = [everything(TensorBatches(data, 8, shuffle=False, rank=r, world_size=2, drop_uneven=False)) for r in (0, 1)]
     assert sorted(torch.cat(test).flatten().tolist()) == list(range(103))  # each sample exactly once
 
 
 def test_datamodule_serves_its_split():
     module = AutoencoderDataModule(load_dataset("digits"), batch_size=100, split_seed=0)
-    batches = list(module.test_dataloader())
-    assert torch.equal(torch.cat(batches), module.inputs("test"))
+    assert torch.equal(everything(module.test_dataloader()), module.inputs("test"))
     assert module.labels("test").shape == (len(module.split.test),)
     assert np.isclose(len(module.split.train) / 1797, 0.7, atol=0.01)

@@ -12,7 +12,8 @@ from aebench.data.arrays import as_float
 
 
 class TensorBatches:
-    """An iterable of mini-batches of ``data``, reshuffled each pass when ``shuffle`` is set.
+    """An iterable of mini-batches of ``data``, reshuffled each pass when ``shuffle`` is set, handed
+    out ``group`` at a time (the model takes one optimizer step per mini-batch of a group).
 
     Under data parallelism each of ``world_size`` processes takes every ``world_size``-th
     sample of the (shared, seeded) order, starting at ``rank``. In training the shards are cut
@@ -21,9 +22,10 @@ class TensorBatches:
     """
 
     def __init__(self, data: torch.Tensor, batch_size: int, *, shuffle: bool, seed: int = 0,
-                 rank: int = 0, world_size: int = 1, drop_uneven: bool = True):
+                 rank: int = 0, world_size: int = 1, drop_uneven: bool = True, group: int = 1):
         self.data = data
         self.batch_size = batch_size
+        self.group = group
         self.shuffle = shuffle
         self.rank, self.world_size = rank, world_size
         self.drop_uneven = drop_uneven
@@ -35,10 +37,24 @@ class TensorBatches:
             return n // self.world_size
         return len(range(self.rank, n, self.world_size))
 
-    def __len__(self) -> int:
+    def batches_per_pass(self) -> int:
         return -(-self._shard_size() // self.batch_size)
 
+    def __len__(self) -> int:
+        return -(-self.batches_per_pass() // self.group)
+
     def __iter__(self):
+        """Lists of up to ``group`` consecutive mini-batches (one list per Lightning step)."""
+        pending = []
+        for batch in self._batches():
+            pending.append(batch)
+            if len(pending) == self.group:
+                yield pending
+                pending = []
+        if pending:
+            yield pending
+
+    def _batches(self):
         n = self.data.shape[0]
         if self.shuffle:
             order = torch.randperm(n, generator=self._generator)

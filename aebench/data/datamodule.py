@@ -13,14 +13,16 @@ class AutoencoderDataModule(L.LightningDataModule):
     """Train, val and test batches of one dataset; labels are kept aside for evaluations.
 
     ``split_seed`` fixes which samples go where (the same for every run of a benchmark);
-    ``shuffle_seed`` fixes the order of training batches (it follows the run's seed).
+    ``shuffle_seed`` fixes the order of training batches (it follows the run's seed);
+    ``steps_per_call`` mini-batches go to each Lightning step (see ``Autoencoder.training_step``).
     """
 
     def __init__(self, arrays: DatasetArrays, batch_size: int = 64, *, split_seed: int = 0,
-                 val_fraction: float = 0.1, test_fraction: float = 0.2, shuffle_seed: int = 0):
+                 val_fraction: float = 0.1, test_fraction: float = 0.2, shuffle_seed: int = 0, steps_per_call: int = 1):
         super().__init__()
         self.arrays = arrays
         self.batch_size = require_int("batch_size", batch_size, minimum=1)
+        self.steps_per_call = require_int("steps_per_call", steps_per_call, minimum=1)
         self.shuffle_seed = shuffle_seed
         self.split_options = {"split_seed": split_seed, "val_fraction": val_fraction, "test_fraction": test_fraction}
         self.split: Split = seeded_split(arrays.x.shape[0], **self.split_options, test_indices=arrays.test_indices)
@@ -50,7 +52,8 @@ class AutoencoderDataModule(L.LightningDataModule):
         """The same split and batches over other per-sample inputs (codes of a lower layer, say)."""
         arrays = DatasetArrays(f"{self.arrays.name}/{name}", x, self.arrays.labels, unit_range=False,
                                test_indices=self.arrays.test_indices)
-        return AutoencoderDataModule(arrays, self.batch_size, shuffle_seed=self.shuffle_seed, **self.split_options)
+        return AutoencoderDataModule(arrays, self.batch_size, shuffle_seed=self.shuffle_seed,
+                                     steps_per_call=self.steps_per_call, **self.split_options)
 
     def _device(self) -> torch.device:
         trainer = getattr(self, "trainer", None)
@@ -67,13 +70,20 @@ class AutoencoderDataModule(L.LightningDataModule):
     def _batches(self, stage: str, shuffle: bool) -> TensorBatches:
         trainer = getattr(self, "trainer", None)
         rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+        group = self.steps_per_call if world == 1 else 1  # under data parallelism: one step per call
         return TensorBatches(self._resident(stage), self.batch_size, shuffle=shuffle, seed=self.shuffle_seed,
-                             rank=rank, world_size=world, drop_uneven=shuffle)
+                             rank=rank, world_size=world, drop_uneven=shuffle, group=group)
+
+    def transfer_batch_to_device(self, batch, device: torch.device, dataloader_idx: int):
+        """The batches are sliced on the training device already: nothing to move."""
+        return batch
 
     def train_dataloader(self) -> TensorBatches:
         return self._batches("train", shuffle=True)
 
-    def val_dataloader(self) -> TensorBatches:
+    def validation_batches(self) -> TensorBatches:
+        """The val split, which ``Autoencoder.validate`` reads at the end of each training epoch. (There
+        is no ``val_dataloader``: Lightning's own validation loop would cost more than it measures.)"""
         return self._batches("val", shuffle=False)
 
     def test_dataloader(self) -> TensorBatches:

@@ -1,0 +1,91 @@
+"""Training throughput: aebench's training path against a bare PyTorch loop, side by side.
+
+Both train the same model (a fresh copy of the same initial weights) on the same data with the
+same batch size, optimiser and learning rate, for the same epochs, each with a validation pass
+per epoch, alternating in one process. aebench's side is the real path: Hydra config ->
+plan_run -> Lightning fit with device-resident batches (no MLflow run, which is per epoch).
+
+    python scripts/bench_overhead.py [--model undercomplete] [--dataset digits] [--epochs 30] [--rounds 3]
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import statistics
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import config, quiet  # noqa: E402
+
+from aebench.build import plan_run  # noqa: E402
+
+
+def bare_loop(model, train_x, val_x, epochs: int, batch_size: int, seed: int) -> float:
+    """Seconds for ``epochs`` of plain PyTorch: shuffled index slices, forward, MSE, backward, Adam."""
+    optimizer = model.configure_optimizers()  # the very optimiser aebench uses
+    generator = torch.Generator().manual_seed(seed)
+    started = time.perf_counter()
+    for _ in range(epochs):
+        model.train()
+        order = torch.randperm(len(train_x), generator=generator)
+        for start in range(0, len(order), batch_size):
+            x = train_x.index_select(0, order[start:start + batch_size])
+            loss = torch.nn.functional.mse_loss(model.decoder(model.encoder(x)), x)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        model.eval()
+        with torch.no_grad():
+            for start in range(0, len(val_x), batch_size):
+                x = val_x[start:start + batch_size]
+                torch.nn.functional.mse_loss(model.decoder(model.encoder(x)), x)
+    return time.perf_counter() - started
+
+
+def aebench_fit(cfg, initial_state) -> float:
+    plan = plan_run(cfg)
+    plan.model.load_state_dict(initial_state)
+    started = time.perf_counter()
+    plan.trainer.fit(plan.model, datamodule=plan.datamodule)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="undercomplete")
+    parser.add_argument("--dataset", default="digits")
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("overrides", nargs="*", help="more Hydra overrides, e.g. trainer.accelerator=gpu")
+    args = parser.parse_args()
+    quiet()
+    cfg = config(f"model={args.model}", f"dataset={args.dataset}", f"trainer.max_epochs={args.epochs}",
+                 *args.overrides)
+    plan = plan_run(cfg)
+    device = torch.device("cuda" if cfg.trainer.accelerator in ("gpu", "cuda") else "cpu")
+    train_x = plan.datamodule.inputs("train").to(device)
+    val_x = plan.datamodule.inputs("val").to(device)
+    initial = copy.deepcopy(plan.model.state_dict())
+    aebench_fit(cfg, initial)  # warm-up
+    bare_loop(copy.deepcopy(plan.model).to(device), train_x, val_x, 2, cfg.trainer.batch_size, 0)
+    ours, bare = [], []
+    for _ in range(args.rounds):
+        ours.append(aebench_fit(cfg, initial))
+        model = copy.deepcopy(plan.model)
+        model.load_state_dict(initial)
+        bare.append(bare_loop(model.to(device), train_x, val_x, args.epochs, cfg.trainer.batch_size, cfg.seed))
+    samples = len(train_x) * args.epochs
+    ours_rate, bare_rate = samples / statistics.median(ours), samples / statistics.median(bare)
+    print(f"{date.today()} | {args.model} on {args.dataset}, batch {cfg.trainer.batch_size}, {args.epochs} epochs "
+          f"x {args.rounds} rounds, {device}, {torch.get_num_threads()} threads")
+    print(f"aebench: {ours_rate:,.0f} samples/s | bare PyTorch: {bare_rate:,.0f} samples/s | "
+          f"ratio {ours_rate / bare_rate:.2f}")
+
+
+if __name__ == "__main__":
+    main()
