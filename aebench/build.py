@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import lightning as L
 from lightning.fabric.utilities.exceptions import MisconfigurationException
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from aebench.data import AutoencoderDataModule, load_dataset
 from aebench.errors import ConfigError, require, require_choice, require_int, require_number
@@ -111,6 +111,44 @@ def validate_seed(seed) -> int:
     return require_int("seed", seed, minimum=0, maximum=MAX_SEED)
 
 
+def is_seed_list(cfg: DictConfig) -> bool:
+    return OmegaConf.is_list(cfg.seed)
+
+
+def check_seed_list(cfg: DictConfig) -> list[int]:
+    """``seed=[0,1,2]``: distinct seeds, trained together (see ``aebench.ensemble``)."""
+    seeds = list(cfg.seed)
+    require(len(seeds) >= 1 and len(set(map(str, seeds))) == len(seeds), "seed", seeds,
+            "an integer, or a list of distinct integers to train together as one vectorised model")
+    for seed in seeds:
+        validate_seed(seed)
+    return seeds
+
+
+def seed_config(cfg: DictConfig, seed: int) -> DictConfig:
+    """The config of one seed of a seed list: what that seed's own run would have."""
+    single = cfg.copy()
+    with open_dict(single):
+        single.seed = seed
+    return single
+
+
+def check_vectorisable(plan: "RunPlan", seeds: list[int]) -> None:
+    """Seeds share one vectorised model only where every operation can be vectorised."""
+    from aebench.jacobian import EncoderJacobian
+    from aebench.models import StackedAutoencoder
+
+    model, label = plan.model, f"model={plan.cfg.model.name}"
+    require(not isinstance(model, StackedAutoencoder), "seed", seeds,
+            f"a single integer for {label}: its layer-wise pretraining is not vectorised over seeds")
+    contractive = [r for r in model.regularizers if r.name == "contractive"]
+    require(not (contractive and EncoderJacobian(model.encoder).needs_input_grad(contractive[0].projections)),
+            "seed", seeds, f"a single integer for the contractive penalty of {label}: its vector-Jacobian "
+            "products cannot be vectorised over seeds")
+    require(plan.trainer.world_size == 1, "trainer.strategy", plan.cfg.trainer.strategy,
+            "auto (one process) when seed is a list")
+
+
 @dataclass
 class RunPlan:
     """Everything one run needs, built and checked."""
@@ -129,6 +167,7 @@ def check_rules(cfg: DictConfig, datamodule: AutoencoderDataModule) -> None:
 
 
 def plan_run(cfg: DictConfig) -> RunPlan:
+    """Everything one run needs, checked and built. (A seed list goes to ``train.train_seeds``.)"""
     validate_seed(cfg.seed)
     L.seed_everything(cfg.seed, workers=False, verbose=False)  # before the model draws its weights
     datamodule = build_datamodule(cfg)

@@ -45,12 +45,16 @@ def run_one(cfg: DictConfig) -> str | None:
 
 
 def run_single(cfg: DictConfig) -> None:
+    from aebench.build import is_seed_list
     from aebench.regularizers import regularizer_label
     from aebench.tracking import ui_command
-    from aebench.train import train
+    from aebench.train import train, train_seeds
 
     quiet_libraries()
     try:
+        if is_seed_list(cfg):
+            report_seeds(cfg, train_seeds(cfg))
+            return
         result = train(cfg)
     except ConfigError as error:
         fail(error)
@@ -67,6 +71,18 @@ def run_single(cfg: DictConfig) -> None:
             print(f"  {name:<11} {result.metrics[name]:.4f}")
     print(f"  {'run':<11} {result.run_id} (experiment '{cfg.tracking.experiment}', {cfg.tracking.uri})")
     print(f"  {'MLflow UI':<11} {ui_command(cfg.tracking.uri)}")
+
+
+def report_seeds(cfg: DictConfig, results) -> None:
+    from aebench.tracking import ui_command
+
+    print(f"\naebench: {cfg.dataset.name} / {cfg.model.name}, seeds {list(cfg.seed)} trained as one vectorised model")
+    for seed, result in zip(cfg.seed, results):
+        scores = "  ".join(f"{name} {result.metrics[name]:.4f}" for name in SUMMARY_METRICS if name in result.metrics)
+        print(f"  seed {seed:<4} {result.status:<9} {scores}  run {result.run_id}")
+    print(f"  {'MLflow UI':<11} {ui_command(cfg.tracking.uri)}")
+    if any(result.status != "FINISHED" for result in results):
+        sys.exit(1)
 
 
 def main() -> None:

@@ -16,11 +16,17 @@ def default_workers() -> int:
     return gpus or os.cpu_count() or 1
 
 
+def seed_axis(seeds: int, vectorize: bool) -> str:
+    """The sweep's seed axis: ``range(n)`` (a job per seed) or ``[0,...,n-1]`` (one job, seeds vectorised)."""
+    return f"[{','.join(map(str, range(seeds)))}]" if vectorize else f"range({seeds})"
+
+
 def register_resolvers() -> None:
     """``${aebench_choices:${sweep.models}}`` turns a list into a Hydra choice sweep ``a,b,c``;
     ``${aebench_workers:}`` is :func:`default_workers`."""
     OmegaConf.register_new_resolver("aebench_choices", lambda values: ",".join(map(str, values)), replace=True)
     OmegaConf.register_new_resolver("aebench_workers", default_workers, replace=True)
+    OmegaConf.register_new_resolver("aebench_seed_axis", seed_axis, replace=True)
 
 
 register_resolvers()

@@ -12,13 +12,14 @@ import lightning as L
 
 from aebench.codes import encode_all
 from aebench.data import AutoencoderDataModule
+from aebench.data.arrays import as_float
 from aebench.models import StackedAutoencoder
 
 
 def pretrain_layerwise(model: StackedAutoencoder, datamodule: AutoencoderDataModule,
                        make_trainer: Callable[[int, str], L.Trainer]) -> None:
     """``make_trainer(max_epochs, metric_prefix)`` gives the trainer of each stage."""
-    inputs = datamodule.arrays.x
+    inputs = as_float(datamodule.stored)  # every sample as the model sees it (uint8 images scaled)
     for index in range(model.num_stages):
         stage = model.stage(index)
         stage_data = datamodule if index == 0 else datamodule.with_inputs(inputs, f"layer{index}-codes")

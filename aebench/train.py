@@ -4,17 +4,19 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping
 
 import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from aebench.build import RunPlan, build_trainer, plan_run
+from aebench.build import RunPlan, build_trainer, check_seed_list, check_vectorisable, plan_run, seed_config
 from aebench.codes import encode_all
 from aebench.config import flatten
+from aebench.ensemble import SeedDataModule, SeedEnsemble
 from aebench.images import save_reconstruction_grid
 from aebench.models import StackedAutoencoder, save_autoencoder
 from aebench.pretrain import pretrain_layerwise
@@ -72,31 +74,42 @@ def train(cfg: DictConfig, parent_run_id: str | None = None, tags: Mapping[str, 
     """
     plan = plan_run(cfg)
     if not is_global_zero():
-        _execute(plan, None, None)
+        _fit(plan, None, None)
+        plan.trainer.test(plan.model, datamodule=plan.datamodule, verbose=False)
         return RunResult(None, "FINISHED")
     store = open_store(cfg)
     run_id = store.start_run(run_name(cfg), {**run_tags(cfg), **(tags or {})}, flatten(cfg),
                              parent_run_id=parent_run_id)
-    status = "FAILED"
+    with tracked(store, run_id):
+        fit_seconds = _fit(plan, store, run_id)
+        return RunResult(run_id, "FINISHED", _evaluate(plan, store, run_id, fit_seconds))
+
+
+@contextmanager
+def tracked(store: TrackingStore, run_id: str):
+    """End the run FINISHED when the block completes, FAILED (or KILLED on an interrupt) with the
+    reason in its ``failure_reason`` tag when it raises."""
     try:
-        metrics = _execute(plan, store, run_id)
-        status = "FINISHED"
-        return RunResult(run_id, status, metrics)
+        yield
     except BaseException as error:
-        status = "KILLED" if isinstance(error, (KeyboardInterrupt, SystemExit)) else "FAILED"
-        store.client.set_tag(run_id, "failure_reason", f"{type(error).__name__}: {error}"[:5000])
+        end_failed(store, run_id, error)
         error.run_id = run_id  # for the one line that reports it
         raise
-    finally:
-        store.finish_run(run_id, status)
+    store.finish_run(run_id, "FINISHED")
+
+
+def end_failed(store: TrackingStore, run_id: str, error: BaseException) -> None:
+    """FAILED with the reason, or KILLED for an interrupt."""
+    store.client.set_tag(run_id, "failure_reason", f"{type(error).__name__}: {error}"[:5000])
+    store.finish_run(run_id, "KILLED" if isinstance(error, (KeyboardInterrupt, SystemExit)) else "FAILED")
 
 
 def _loggers(store: TrackingStore | None, run_id: str | None, prefix: str = "") -> list:
     return [] if store is None else [RunLogger(store, run_id, prefix)]
 
 
-def _execute(plan: RunPlan, store: TrackingStore | None, run_id: str | None) -> dict[str, float]:
-    """Pretrain (stacked), fit and test; with a store, log the summary metrics and artifacts."""
+def _fit(plan: RunPlan, store: TrackingStore | None, run_id: str | None) -> float:
+    """Pretrain (stacked) and fit; the seconds it took."""
     model, datamodule, trainer = plan.model, plan.datamodule, plan.trainer
     trainer.loggers = _loggers(store, run_id)
     started = time.perf_counter()
@@ -108,17 +121,57 @@ def _execute(plan: RunPlan, store: TrackingStore | None, run_id: str | None) -> 
 
         pretrain_layerwise(model, datamodule, stage_trainer)
     trainer.fit(model, datamodule=datamodule)
-    fit_seconds = time.perf_counter() - started
+    return time.perf_counter() - started
+
+
+def _evaluate(plan: RunPlan, store: TrackingStore, run_id: str, fit_seconds: float) -> dict[str, float]:
+    """Test, probe and log: the test metrics, the summary metrics and the artifacts."""
+    model, datamodule, trainer = plan.model, plan.datamodule, plan.trainer
+    trainer.loggers = _loggers(store, run_id)
     results = trainer.test(model, datamodule=datamodule, verbose=False)[0]
-    if store is None:
-        return results
     test_codes = encode_all(model.encoder, datamodule.inputs("test")).numpy()
     summary = {"train/fit_seconds": fit_seconds, "model/num_parameters": model.num_parameters(),
-               "model/code_dim": model.code_dim,
-               **_probe(plan, test_codes)}
+               "model/code_dim": model.code_dim, **_probe(plan, test_codes)}
     store.log_metrics(run_id, summary, step=trainer.current_epoch)
     _log_artifacts(plan, store, run_id, test_codes)
     return {**results, **summary}
+
+
+def train_seeds(cfg: DictConfig, parent_run_id: str | None = None,
+                tags: Callable[[DictConfig], Mapping[str, str]] | None = None) -> list[RunResult]:
+    """``seed=[s1, s2, ...]``: every seed in one vectorised model (``aebench.ensemble``), each seed
+    its own MLflow run. ``tags(seed_cfg)`` adds tags to each seed's run. A seed whose loss
+    diverges ends FAILED; the others are unaffected."""
+    seeds = check_seed_list(cfg)
+    configs = [seed_config(cfg, seed) for seed in seeds]
+    plans = [plan_run(seed_cfg) for seed_cfg in configs]  # each seed initialised as its own run would be
+    check_vectorisable(plans[0], seeds)
+    store = open_store(cfg)
+    run_ids = [store.start_run(run_name(c), {**run_tags(c), "aebench.vectorized_seeds": str(len(seeds)),
+                                             **(tags(c) if tags else {})}, flatten(c), parent_run_id=parent_run_id)
+               for c in configs]
+    ensemble = SeedEnsemble([plan.model for plan in plans], seeds)
+    ensemble.epoch_loggers = [_loggers(store, run_id) for run_id in run_ids]
+    trainer = build_trainer(configs[0])
+    started = time.perf_counter()
+    try:
+        trainer.fit(ensemble, datamodule=SeedDataModule(plans[0].datamodule, seeds))
+    except BaseException as error:
+        for run_id in run_ids:
+            end_failed(store, run_id, error)
+        raise
+    share = (time.perf_counter() - started) / len(seeds)  # each seed's share of the vectorised fit
+    ensemble.unstack()
+    results = []
+    for seed, plan, run_id in zip(seeds, plans, run_ids):
+        if seed in ensemble.diverged:
+            store.client.set_tag(run_id, "failure_reason", ensemble.diverged[seed])
+            store.finish_run(run_id, "FAILED")
+            results.append(RunResult(run_id, "FAILED"))
+            continue
+        with tracked(store, run_id):
+            results.append(RunResult(run_id, "FINISHED", _evaluate(plan, store, run_id, share)))
+    return results
 
 
 def _probe(plan: RunPlan, test_codes: np.ndarray) -> dict[str, float]:

@@ -210,11 +210,13 @@ def test_synthetic_manifold_is_a_rolled_sheet():
     assert data.unit_range and x.min() == 0 and x.max() == 1 and len(set(data.labels.tolist())) == 5
 
 
-def test_training_on_mnist_files_through_the_real_config(make_config, tmp_path):
+@pytest.mark.parametrize("model", ["conv", "stacked"])
+def test_training_on_mnist_files_through_the_real_config(make_config, tmp_path, model):
     from aebench.train import train
 
     write_mnist(tmp_path / "mnist", n_train=60, n_test=20)
-    result = train(make_config("dataset=mnist", f"dataset.root={tmp_path}", "model=conv", "trainer.max_epochs=2"))
+    result = train(make_config("dataset=mnist", f"dataset.root={tmp_path}", f"model={model}", "trainer.max_epochs=2",
+                               "model.pretrain_epochs=1" if model == "stacked" else "seed=0"))
     assert result.status == "FINISHED" and -1 < result.metrics["test/ssim"] < 1 and result.metrics["test/psnr"] > 5
     assert result.metrics["model/code_dim"] == 16
 

@@ -147,3 +147,17 @@ def test_each_worker_process_claims_its_own_device(tmp_path, slots, processes):
         worker.wait(timeout=30)
     assert sorted(claimed[:slots]) == list(range(slots))  # the first ones never share a device
     assert all(0 <= slot < slots for slot in claimed)
+
+
+def test_vectorised_seeds_in_a_sweep_are_the_same_runs(tmp_path):
+    grid = ["+sweep=quick", "sweep.datasets=[digits]", "sweep.models=[undercomplete,conv]",
+            "sweep.regularizers=[none,contractive]", "trainer.max_epochs=2"]
+    done = aebench(tmp_path, *grid, "sweep.vectorize_seeds=true")
+    assert done.returncode == 0, done.stderr
+    children = runs(tmp_path)
+    assert len(children) == 8 and all(r.info.status == "FINISHED" for r in children)
+    vectorised = {(r.data.tags["model"], r.data.tags["regularizer"]) for r in children
+                  if r.data.tags.get("aebench.vectorized_seeds") == "2"}
+    assert vectorised == {("undercomplete", "none"), ("undercomplete", "contractive"), ("conv", "none")}
+    again = aebench(tmp_path, *grid)  # one job per seed now: the same runs, so nothing to train
+    assert again.returncode == 0 and "0 to train, 8 already finished" in again.stdout

@@ -12,13 +12,14 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
+from aebench.build import is_seed_list, seed_config
 from aebench.errors import ConfigError
 from aebench.sweep.devices import claim_slot
 from aebench.sweep.keys import run_key
 from aebench.sweep.plan import job_label
 from aebench.sweep.progress import Progress
 from aebench.sweep.state import SweepState
-from aebench.train import open_store, train
+from aebench.train import open_store, train, train_seeds
 
 SWEEP_ENV = "AEBENCH_SWEEP"  # how the launching process tells its jobs which sweep they belong to
 
@@ -64,12 +65,13 @@ def run_sweep_job(cfg: DictConfig) -> str:
     there (``sweep.rerun=true`` trains it again). Returns the outcome: FINISHED, FAILED, skipped
     or cached. Only an interrupt stops the sweep; every other failure stays in this run."""
     context = SweepContext.from_environment()
+    state = SweepState(open_store(cfg), context.parent_run_id, context.sweep_id)
+    share_the_machine(cfg, Path(context.progress_path).parent)
+    if is_seed_list(cfg):
+        return run_seed_list(cfg, context, state)
     key = run_key(cfg)
-    store = open_store(cfg)
-    state = SweepState(store, context.parent_run_id, context.sweep_id)
     if not cfg.sweep.rerun and state.has_finished(key):
         return "cached"
-    share_the_machine(cfg, Path(context.progress_path).parent)
     label = job_label(cfg, context.swept)
     started = time.perf_counter()
     try:
@@ -80,11 +82,58 @@ def run_sweep_job(cfg: DictConfig) -> str:
     except Exception as error:  # noqa: BLE001 (fault isolation: the run is FAILED, the sweep goes on)
         status, detail = "FAILED", f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
     else:
-        status = result.status
-        detail = ", ".join(f"{name} {result.metrics[name]:.4g}" for name in ("test/psnr", "test/mse")
-                           if name in result.metrics)
-    seconds = time.perf_counter() - started
+        status, detail = result.status, scores(result.metrics)
+    report(context, key, label, status, time.perf_counter() - started, detail)
+    return status
+
+
+def report(context: SweepContext, key: str, label: str, status: str, seconds: float, detail: str) -> None:
     progress = context.progress()
     progress.record(key, status, seconds)
     print(progress.line(f"{label}: {status} in {seconds:.1f} s ({detail})"), flush=True)
-    return status
+
+
+def scores(metrics: dict[str, float]) -> str:
+    return ", ".join(f"{name} {metrics[name]:.4g}" for name in ("test/psnr", "test/mse") if name in metrics)
+
+
+def run_seed_list(cfg: DictConfig, context: SweepContext, state: SweepState) -> str:
+    """``sweep.vectorize_seeds=true``: the seeds not yet FINISHED train together as one vectorised
+    model, each its own run; where vectorising cannot apply (``aebench.build.check_vectorisable``)
+    they train one after another."""
+    pending = [seed for seed in cfg.seed if cfg.sweep.rerun or not state.has_finished(run_key(seed_config(cfg, seed)))]
+    if not pending:
+        return "cached"
+    with open_dict(cfg):
+        cfg.seed = pending
+    configs = [seed_config(cfg, seed) for seed in pending]
+
+    def tags(seed_cfg: DictConfig) -> dict[str, str]:
+        return {"run_key": run_key(seed_cfg), "sweep_id": context.sweep_id,
+                "aebench.label": job_label(seed_cfg, context.swept)}
+
+    started = time.perf_counter()
+    try:
+        results = train_seeds(cfg, parent_run_id=context.parent_run_id, tags=tags)
+    except ConfigError:
+        for seed_cfg in configs:  # not vectorisable here, or refused: each seed on its own
+            single_started = time.perf_counter()
+            try:
+                result = train(seed_cfg, parent_run_id=context.parent_run_id, tags=tags(seed_cfg))
+                status, detail = result.status, scores(result.metrics)
+            except ConfigError:
+                continue
+            except Exception as error:  # noqa: BLE001 (fault isolation)
+                status, detail = "FAILED", f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+            report(context, run_key(seed_cfg), tags(seed_cfg)["aebench.label"], status,
+                   time.perf_counter() - single_started, detail)
+        return "done"
+    except Exception as error:  # noqa: BLE001 (the seeds' runs are FAILED, the sweep goes on)
+        results = [None] * len(configs)
+        failure = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+    share = (time.perf_counter() - started) / len(configs)
+    for seed_cfg, result in zip(configs, results):
+        status = "FAILED" if result is None else result.status
+        detail = failure if result is None else scores(result.metrics)
+        report(context, run_key(seed_cfg), tags(seed_cfg)["aebench.label"], status, share, detail)
+    return "done"

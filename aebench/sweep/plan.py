@@ -12,7 +12,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from omegaconf import DictConfig, OmegaConf
 
-from aebench.build import build_datamodule, build_model, build_regularizers_of, validate_seed
+from aebench.build import build_datamodule, build_model, build_regularizers_of, is_seed_list, seed_config, validate_seed
 from aebench.config import config_dir
 from aebench.errors import ConfigError
 from aebench.regularizers import regularizer_label
@@ -96,9 +96,13 @@ def job_configs(cfg: DictConfig, jobs: list[list[str]]) -> Iterator[DictConfig]:
 
 
 def plan_sweep(cfg: DictConfig) -> tuple[list[PlannedJob], list[str]]:
-    """The jobs, and the settings they vary beyond dataset, model, regularizer and seed."""
+    """The runs (a job with a seed list trains several), and the settings they vary beyond dataset,
+    model, regularizer and seed."""
     jobs = sweep_overrides(cfg)
     swept = swept_settings(jobs)
-    planned = [PlannedJob(list(overrides), run_key(job_cfg), job_label(job_cfg, swept), skip_reason(job_cfg), job_cfg)
-               for overrides, job_cfg in zip(jobs, job_configs(cfg, jobs))]
+    planned = []
+    for overrides, job_cfg in zip(jobs, job_configs(cfg, jobs)):
+        for run_cfg in ([seed_config(job_cfg, seed) for seed in job_cfg.seed] if is_seed_list(job_cfg) else [job_cfg]):
+            planned.append(PlannedJob(list(overrides), run_key(run_cfg), job_label(run_cfg, swept),
+                                      skip_reason(run_cfg), run_cfg))
     return planned, swept

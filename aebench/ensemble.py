@@ -1,0 +1,171 @@
+"""Several seeds of one combination trained together as one vectorised model.
+
+The K autoencoders (one per seed, each initialised as its own run would be) have their
+parameters stacked along a new first axis (``torch.func.stack_module_state``); one step runs
+all of them at once with ``torch.func.vmap`` over ``functional_call``, each on its own shuffled
+mini-batch. The seeds stay independent: the gradient of the summed losses with respect to seed
+k's parameters is seed k's own gradient, and Adam acts elementwise. Random corruption draws
+differ between seeds (``randomness="different"``), so a seed's numbers are its own, though not
+bit for bit those of a run trained alone.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import lightning as L
+import torch
+from torch import nn
+from torch.func import functional_call, stack_module_state, vmap
+
+from aebench.data.batches import TensorBatches
+from aebench.data.datamodule import AutoencoderDataModule
+from aebench.models.autoencoder import Autoencoder
+
+
+class _LossTerms(nn.Module):
+    """``torch.stack(model.loss_terms(x))`` as a forward pass, for ``functional_call``. Only the
+    encoder and decoder are registered here, so each call walks them alone (not the test metrics)."""
+
+    def __init__(self, model: Autoencoder):
+        super().__init__()
+        self.encoder, self.decoder = model.encoder, model.decoder  # the model's own modules
+        object.__setattr__(self, "model", model)  # unregistered: its methods run on the swapped modules
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack(self.model.loss_terms(x))
+
+
+class _ValidationLoss(_LossTerms):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model.reconstruction_loss(self.decoder(self.encoder(x)), x)
+
+
+class SeedBatches:
+    """Groups of stacked mini-batches (K, B, ...): seed k's batch in its own shuffled order."""
+
+    def __init__(self, data: torch.Tensor, batch_size: int, seeds: Sequence[int], group: int):
+        self.streams = [TensorBatches(data, batch_size, shuffle=True, seed=seed, group=group) for seed in seeds]
+
+    def __len__(self) -> int:
+        return len(self.streams[0])
+
+    def __iter__(self):
+        for groups in zip(*self.streams):
+            yield [torch.stack(batches) for batches in zip(*groups)]
+
+
+class SeedMeans:
+    """Per seed, sample-weighted means of per-step values shaped (K, terms), read once an epoch."""
+
+    def __init__(self, names: Sequence[str]):
+        self.names = list(names)
+        self._values: list[torch.Tensor] = []
+        self._weights: list[int] = []
+
+    def update(self, values: torch.Tensor, weight: int) -> None:
+        self._values.append(values.detach())
+        self._weights.append(weight)
+
+    def compute_and_reset(self) -> list[dict[str, float]]:
+        steps = torch.stack(self._values).double()  # (steps, K, terms)
+        weights = torch.tensor(self._weights, dtype=torch.float64, device=steps.device)
+        means = (torch.einsum("s,skt->kt", weights, steps) / weights.sum()).tolist()
+        self._values, self._weights = [], []
+        return [dict(zip(self.names, row)) for row in means]
+
+
+class SeedEnsemble(L.LightningModule):
+    """K copies of one autoencoder with stacked parameters; ``unstack()`` writes them back."""
+
+    def __init__(self, models: Sequence[Autoencoder], seeds: Sequence[int]):
+        super().__init__()
+        self.models, self.seeds = list(models), list(seeds)
+        params, _ = stack_module_state(self.models)
+        self.names = list(params)
+        self.stacked = nn.ParameterList([nn.Parameter(params[name]) for name in self.names])
+        template = self.models[0]
+        self._terms, self._validation = _LossTerms(template), _ValidationLoss(template)
+        self.lr = template.lr
+        self.automatic_optimization = False
+        self.train_means = SeedMeans(template.train_means.names)
+        self.val_means = SeedMeans(["val/loss"])
+        self._plain_optimizer: torch.optim.Optimizer | None = None
+        self.epoch_loggers: list[list] = [[] for _ in self.seeds]  # each seed's own run
+        self.diverged: dict[int, str] = {}
+
+    def _call(self, module: nn.Module, in_dims: tuple, *tensors: torch.Tensor) -> torch.Tensor:
+        def one_seed(params: tuple, *inputs: torch.Tensor) -> torch.Tensor:
+            return functional_call(module, dict(zip(self.names, params)), inputs)
+
+        return vmap(one_seed, in_dims=(0, *in_dims), randomness="different")(tuple(self.stacked), *tensors)
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        try:
+            return torch.optim.Adam(self.stacked.parameters(), lr=self.lr, fused=True)
+        except (RuntimeError, ValueError):
+            return torch.optim.Adam(self.stacked.parameters(), lr=self.lr)
+
+    def on_train_start(self) -> None:
+        scaled = getattr(self.trainer.precision_plugin, "scaler", None) is not None
+        self._plain_optimizer = None if scaled else self.optimizers().optimizer  # as Autoencoder.on_train_start
+
+    def training_step(self, groups: list[torch.Tensor], call_index: int) -> None:
+        for xs in groups:  # xs: (K, B, ...)
+            terms = self._call(self._terms, (0,), xs)  # (K, terms)
+            loss = terms.sum()  # seeds do not interact: each gets its own gradient
+            if self._plain_optimizer is not None:
+                self._plain_optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                self._plain_optimizer.step()
+            else:
+                optimizer = self.optimizers()
+                optimizer.zero_grad()
+                self.manual_backward(loss)
+                optimizer.step()
+            self.train_means.update(terms, weight=xs.shape[1])
+
+    def on_train_epoch_end(self) -> None:
+        with torch.no_grad():
+            for group in self.trainer.datamodule.validation_batches():
+                for x in group:
+                    self.val_means.update(self._call(self._validation, (None,), x)[:, None], weight=x.shape[0])
+        train, val = self.train_means.compute_and_reset(), self.val_means.compute_and_reset()
+        for index, seed in enumerate(self.seeds):
+            values = {**train[index], **val[index]}
+            loss = values.get("train/loss")
+            if loss is not None and not math.isfinite(loss) and seed not in self.diverged:
+                self.diverged[seed] = f"TrainingDiverged: train/loss became {loss} in epoch {self.current_epoch}"
+            for logger in self.epoch_loggers[index]:
+                logger.log_metrics(values, step=self.current_epoch)
+
+    def unstack(self) -> list[Autoencoder]:
+        """The trained parameters written back into the K autoencoders."""
+        with torch.no_grad():
+            for index, model in enumerate(self.models):
+                own = dict(model.named_parameters())
+                for name, stacked in zip(self.names, self.stacked):
+                    own[name].copy_(stacked[index].to(own[name].device))
+        return self.models
+
+
+class SeedDataModule(L.LightningDataModule):
+    """One split served to K seeds at once (train) and shared for validation."""
+
+    def __init__(self, datamodule: AutoencoderDataModule, seeds: Sequence[int]):
+        super().__init__()
+        self.inner, self.seeds = datamodule, list(seeds)
+
+    def transfer_batch_to_device(self, batch, device: torch.device, dataloader_idx: int):
+        return batch
+
+    def train_dataloader(self) -> SeedBatches:
+        device = self.trainer.strategy.root_device
+        data = self.inner.stored[self.inner.split.train].to(device)
+        return SeedBatches(data, self.inner.batch_size, self.seeds, self.inner.steps_per_call)
+
+    def validation_batches(self) -> TensorBatches:
+        device = self.trainer.strategy.root_device
+        data = self.inner.stored[self.inner.split.val].to(device)
+        return TensorBatches(data, self.inner.batch_size, shuffle=False, group=self.inner.steps_per_call)
+

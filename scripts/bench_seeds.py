@@ -1,0 +1,73 @@
+"""Many seeds at once: K seeds of one combination in one vectorised model against one seed alone.
+
+Both through aebench's path, side by side in one process, alternating: one seed is a plain
+fit (``plan_run`` -> Lightning); K seeds are ``aebench.ensemble.SeedEnsemble`` (torch.func.vmap
+over stacked parameters). Throughput counts every seed's samples; the target is K seeds at
+>= 0.8 x K times one seed's samples/s.
+
+    python scripts/bench_seeds.py [--model undercomplete] [--seeds 2 4 8] [--epochs 20] [--rounds 3]
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import config, quiet  # noqa: E402
+
+from aebench.build import build_trainer, plan_run, seed_config  # noqa: E402
+from aebench.ensemble import SeedDataModule, SeedEnsemble  # noqa: E402
+
+
+def one_seed(cfg) -> float:
+    plan = plan_run(cfg)
+    started = time.perf_counter()
+    plan.trainer.fit(plan.model, datamodule=plan.datamodule)
+    return time.perf_counter() - started
+
+
+def many_seeds(cfg, count: int) -> float:
+    seeds = list(range(count))
+    plans = [plan_run(seed_config(cfg, seed)) for seed in seeds]
+    ensemble = SeedEnsemble([plan.model for plan in plans], seeds)
+    trainer = build_trainer(cfg)
+    started = time.perf_counter()
+    trainer.fit(ensemble, datamodule=SeedDataModule(plans[0].datamodule, seeds))
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="undercomplete")
+    parser.add_argument("--dataset", default="digits")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[2, 4, 8])
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("overrides", nargs="*")
+    args = parser.parse_args()
+    quiet()
+    cfg = config(f"model={args.model}", f"dataset={args.dataset}", f"trainer.max_epochs={args.epochs}", *args.overrides)
+    samples = len(plan_run(cfg).datamodule.split.train) * args.epochs
+    one_seed(cfg), many_seeds(cfg, 2)  # warm-up
+    print(f"{date.today()} | {args.model} on {args.dataset}, batch {cfg.trainer.batch_size}, {args.epochs} epochs "
+          f"x {args.rounds} rounds, {torch.get_num_threads()} threads\n")
+    print("| seeds K | samples/s, K seeds together | samples/s, one seed | speedup over one seed | target 0.8 K |")
+    print("|---|---|---|---|---|")
+    for count in args.seeds:
+        single, together = [], []
+        for _ in range(args.rounds):
+            single.append(one_seed(cfg))
+            together.append(many_seeds(cfg, count))
+        one_rate = samples / statistics.median(single)
+        many_rate = count * samples / statistics.median(together)
+        print(f"| {count} | {many_rate:,.0f} | {one_rate:,.0f} | {many_rate / one_rate:.2f}x | {0.8 * count:.1f}x |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""Several seeds trained together as one vectorised model, each seed its own run."""
+import pytest
+import torch
+
+from aebench.build import plan_run, seed_config
+from aebench.ensemble import SeedEnsemble
+from aebench.errors import ConfigError
+from aebench.train import train, train_seeds
+
+
+def test_vectorised_loss_terms_equal_each_models_own(make_config):
+    """Without randomness, stacking changes nothing: seed k's terms are model k's terms."""
+    cfg = make_config("model=deep", "regularizer=combined", "+regularizer@regularizer.terms.l2=l2",
+                      "+regularizer@regularizer.terms.contractive=contractive",
+                      "+regularizer@regularizer.terms.sparse_kl=sparse_kl")
+    plans = [plan_run(seed_config(cfg, seed)) for seed in (0, 1, 2)]
+    ensemble = SeedEnsemble([p.model for p in plans], [0, 1, 2])
+    xs = torch.rand(3, 16, 1, 8, 8)
+    together = ensemble._call(ensemble._terms, (0,), xs)
+    for index, plan in enumerate(plans):
+        alone = torch.stack(plan.model.loss_terms(xs[index]))
+        assert torch.allclose(together[index], alone, rtol=1e-5, atol=1e-7)
+
+
+def test_seed_list_trains_one_run_per_seed_as_if_alone(make_config, client):
+    cfg = make_config("seed=[0,1,2]", "trainer.max_epochs=4")
+    results = train_seeds(cfg)
+    assert [r.status for r in results] == ["FINISHED"] * 3 and len({r.run_id for r in results}) == 3
+    for seed, result in zip((0, 1, 2), results):
+        run = client.get_run(result.run_id)
+        assert run.data.tags["seed"] == str(seed) and run.data.tags["aebench.vectorized_seeds"] == "3"
+        assert run.data.params["seed"] == str(seed)
+        assert [m.step for m in client.get_metric_history(result.run_id, "val/loss")] == [0, 1, 2, 3]
+        alone = train(make_config(f"seed={seed}", "trainer.max_epochs=4"))  # same init, same batches
+        assert result.metrics["test/mse"] == pytest.approx(alone.metrics["test/mse"], rel=1e-4)
+    assert results[0].metrics["test/mse"] != results[1].metrics["test/mse"]
+
+
+def test_seed_lists_that_cannot_be_vectorised_are_refused(make_config):
+    with pytest.raises(ConfigError, match="vector-Jacobian products cannot be vectorised over seeds"):
+        train_seeds(make_config("seed=[0,1]", "model=conv", "regularizer=contractive"))
+    with pytest.raises(ConfigError, match="layer-wise pretraining is not vectorised"):
+        train_seeds(make_config("seed=[0,1]", "model=stacked"))
+    with pytest.raises(ConfigError, match="a list of distinct integers"):
+        train_seeds(make_config("seed=[3,3]"))
+
+
+def test_diverging_seeds_end_failed(make_config, client):
+    results = train_seeds(make_config("seed=[0,1]", "trainer.lr=1e30", "trainer.max_epochs=2"))
+    assert [r.status for r in results] == ["FAILED", "FAILED"]
+    for result in results:
+        assert "TrainingDiverged" in client.get_run(result.run_id).data.tags["failure_reason"]
