@@ -89,6 +89,12 @@ def test_runs_go_to_an_mlflow_server(tmp_path):
         assert {"test/mse", "test/psnr", "test/ssim", "train/loss", "val/loss"} <= metrics
         artifacts = {a.path for a in MlflowClient(uri).list_artifacts(runs[0]["info"]["run_id"])}
         assert {"config.yaml", "model.pt", "reconstructions.png"} <= artifacts
+        report = subprocess.run([sys.executable, "-m", "aebench.report", f"tracking.uri={uri}",
+                                 "report.whole_experiment=true", f"report.output_dir={tmp_path / 'reports'}"],
+                                cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert report.returncode == 0, report.stderr  # the report reads the server, nothing local
+        table = (tmp_path / "reports" / "experiment-aebench" / "leaderboard.csv").read_text()
+        assert table.startswith("dataset,model,regularizer,n,") and "digits,conv,none,1," in table
     finally:
         server.terminate()
         server.wait(timeout=30)
