@@ -18,6 +18,7 @@ from aebench.metrics import MetricOptions
 from aebench.models import Autoencoder, create_model
 from aebench.regularizers import Regularizer, build_regularizers
 from aebench.rules import describe, first_broken_rule
+from aebench.tasks import Task, build_task
 
 SPLIT_OPTIONS = ("split_seed", "val_fraction", "test_fraction")
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
@@ -67,16 +68,23 @@ def build_metric_options(cfg: DictConfig) -> MetricOptions:
                                                                                projections, minimum=1))
 
 
+def build_task_of(cfg: DictConfig) -> Task:
+    with config_group("task"):
+        return build_task(OmegaConf.to_container(cfg.task, resolve=True))
+
+
 def build_model(cfg: DictConfig, datamodule: AutoencoderDataModule,
-                regularizers: list[Regularizer] | None = None) -> Autoencoder:
+                regularizers: list[Regularizer] | None = None, task: Task | None = None) -> Autoencoder:
     shape = datamodule.sample_shape
+    task = build_task_of(cfg) if task is None else task
     options = _options(cfg.model, skip=("name",))
+    input_shape = task.model_input_shape(shape)
     try:
         with config_group("model"):
-            return create_model(cfg.model.name, input_shape=shape, lr=cfg.trainer.lr,
+            return create_model(cfg.model.name, input_shape=input_shape, lr=cfg.trainer.lr,
                                 unit_range=datamodule.arrays.unit_range, metric_options=build_metric_options(cfg),
                                 regularizers=build_regularizers_of(cfg) if regularizers is None else regularizers,
-                                **options)
+                                output_shape=shape if input_shape != shape else None, task=task, **options)
     except ConfigError as error:
         if error.field == "model.lr":
             raise ConfigError("trainer.lr", error.value, error.allowed) from None
@@ -172,6 +180,9 @@ def plan_run(cfg: DictConfig) -> RunPlan:
     L.seed_everything(cfg.seed, workers=False, verbose=False)  # before the model draws its weights
     datamodule = build_datamodule(cfg)
     regularizers = build_regularizers_of(cfg)
+    task = build_task_of(cfg)
     check_rules(cfg, datamodule)
-    model = build_model(cfg, datamodule, regularizers)
+    with config_group("task"):
+        datamodule = task.prepare(datamodule)
+    model = build_model(cfg, datamodule, regularizers, task)
     return RunPlan(cfg, datamodule, model, build_trainer(cfg))

@@ -64,21 +64,37 @@ def run_single(cfg: DictConfig) -> None:
         sys.exit(1)
     if result.run_id is None:  # a data-parallel rank other than 0: rank 0 reports
         return
-    title = f"{cfg.dataset.name} / {cfg.model.name} / {regularizer_label(cfg.regularizer)} / seed {cfg.seed}"
+    task = "" if cfg.task.name == "reconstruct" else f" / task {cfg.task.name}"
+    title = f"{cfg.dataset.name} / {cfg.model.name} / {regularizer_label(cfg.regularizer)}{task} / seed {cfg.seed}"
     print(f"\naebench: {title}")
-    for name in SUMMARY_METRICS:
-        if name in result.metrics:
-            print(f"  {name:<11} {result.metrics[name]:.4f}")
-    print(f"  {'run':<11} {result.run_id} (experiment '{cfg.tracking.experiment}', {cfg.tracking.uri})")
-    print(f"  {'MLflow UI':<11} {ui_command(cfg.tracking.uri)}")
+    shown = summary_metrics(cfg, result.metrics)
+    width = max(11, *(len(name) for name in shown)) if shown else 11
+    for name in shown:
+        print(f"  {name:<{width}} {result.metrics[name]:.4f}")
+    print(f"  {'run':<{width}} {result.run_id} (experiment '{cfg.tracking.experiment}', {cfg.tracking.uri})")
+    print(f"  {'MLflow UI':<{width}} {ui_command(cfg.tracking.uri)}")
+
+
+def summary_metrics(cfg: DictConfig, metrics: dict[str, float]) -> list[str]:
+    """MSE, PSNR and SSIM, then the task's own metrics, in the order the task names them."""
+    from aebench.tasks import TASKS
+
+    shown = [name for name in SUMMARY_METRICS if name in metrics]
+    for prefix in TASKS.get(cfg.task.name).headline:
+        shown += sorted(name for name in metrics if name.startswith(prefix) and name not in shown)
+    return shown
 
 
 def report_seeds(cfg: DictConfig, results) -> None:
+    from aebench.regularizers import regularizer_label
     from aebench.tracking import ui_command
 
-    print(f"\naebench: {cfg.dataset.name} / {cfg.model.name}, seeds {list(cfg.seed)} trained as one vectorised model")
+    task = "" if cfg.task.name == "reconstruct" else f" / task {cfg.task.name}"
+    print(f"\naebench: {cfg.dataset.name} / {cfg.model.name} / {regularizer_label(cfg.regularizer)}{task}, "
+          f"seeds {list(cfg.seed)} trained as one vectorised model")
     for seed, result in zip(cfg.seed, results):
-        scores = "  ".join(f"{name} {result.metrics[name]:.4f}" for name in SUMMARY_METRICS if name in result.metrics)
+        shown = summary_metrics(cfg, result.metrics)
+        scores = "  ".join(f"{name} {result.metrics[name]:.4f}" for name in shown)
         print(f"  seed {seed:<4} {result.status:<9} {scores}  run {result.run_id}")
     print(f"  {'MLflow UI':<11} {ui_command(cfg.tracking.uri)}")
     if any(result.status != "FINISHED" for result in results):

@@ -37,8 +37,9 @@ class _LossTerms(nn.Module):
 
 
 class _ValidationLoss(_LossTerms):
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model.reconstruction_loss(self.decoder(self.encoder(x)), x)
+    def forward(self, inputs: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """The loss of reconstructing ``x`` from the task's input for it (``x`` itself by default)."""
+        return self.model.reconstruction_loss(self.decoder(self.encoder(inputs)), x)
 
 
 class SeedBatches:
@@ -127,9 +128,13 @@ class SeedEnsemble(L.LightningModule):
 
     def on_train_epoch_end(self) -> None:
         with torch.no_grad():
+            task, batch_number = self.models[0].task, 0
             for group in self.trainer.datamodule.validation_batches():
-                for x in group:
-                    self.val_means.update(self._call(self._validation, (None,), x)[:, None], weight=x.shape[0])
+                for x in group:  # one fixed task input per batch, shared by the seeds (as Autoencoder.validate)
+                    inputs = task.test_input(x, batch_number)
+                    losses = self._call(self._validation, (None, None), inputs, x)
+                    self.val_means.update(losses[:, None], weight=x.shape[0])
+                    batch_number += 1
         train, val = self.train_means.compute_and_reset(), self.val_means.compute_and_reset()
         for index, seed in enumerate(self.seeds):
             values = {**train[index], **val[index]}

@@ -39,8 +39,11 @@ class TestEvaluation(nn.Module):
         self.code = CodeStatistics(code_dim, code_activation, options.zero_threshold, options.saturation_margin)
 
     def update(self, model: nn.Module, x: torch.Tensor, batch_idx: int) -> None:
+        """``x`` is the clean test batch (the target); the encoder sees the task's input for it."""
+        task_input = model.task.test_input(x, batch_idx)
         with torch.enable_grad():
-            inputs = x.detach().requires_grad_(self._jacobian.needs_input_grad(self.options.jacobian_projections))
+            needs_grad = self._jacobian.needs_input_grad(self.options.jacobian_projections)
+            inputs = task_input.detach().requires_grad_(needs_grad)
             code = model.encoder(inputs)
             squared = self._jacobian.sq_norm(inputs, code, self.options.jacobian_projections)
         self.jacobian.update(squared.detach().float().clamp_min(0).sqrt())
@@ -50,7 +53,7 @@ class TestEvaluation(nn.Module):
         self.reconstruction.update(model.to_reconstruction(output).float(), x)
         self.code.update(code)
         if self.denoise_psnr is not None:
-            noisy = x + self.options.denoise_std * fixed_noise(x, batch_idx)
+            noisy = task_input + self.options.denoise_std * fixed_noise(task_input, batch_idx)
             self.denoise_psnr.update(model(noisy).float(), x)
 
     def compute(self) -> dict[str, torch.Tensor]:

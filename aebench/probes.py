@@ -18,6 +18,9 @@ NEIGHBOURS = 5
 
 def probe_accuracies(train_codes: np.ndarray, train_labels: np.ndarray, test_codes: np.ndarray,
                      test_labels: np.ndarray) -> dict[str, float]:
+    """Both accuracies; none where the train split holds one class (an anomaly run left the other out)."""
+    if len(np.unique(train_labels)) < 2:
+        return {}
     linear = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
     linear.fit(train_codes, train_labels)
     neighbours = KNeighborsClassifier(n_neighbors=NEIGHBOURS).fit(train_codes, train_labels)

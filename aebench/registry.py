@@ -26,6 +26,11 @@ class Registry(Generic[Builder]):
     def names(self) -> list[str]:
         return sorted(self._builders)
 
+    def get(self, name: str) -> Builder:
+        if name not in self._builders:
+            raise ConfigError("name", name, "one of " + ", ".join(self.names()))
+        return self._builders[name]
+
     def options(self, name: str) -> list[str]:
         """The keyword arguments builder ``name`` accepts."""
         builder = self._builders[name]
@@ -36,8 +41,7 @@ class Registry(Generic[Builder]):
 
     def build(self, name: str, **options):
         """``builder(**options)``; an unknown name or option raises ConfigError naming the known ones."""
-        if name not in self._builders:
-            raise ConfigError("name", name, "one of " + ", ".join(self.names()))
+        self.get(name)
         accepted = self.options(name)
         for option, value in options.items():
             if option not in accepted:

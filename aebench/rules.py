@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from aebench.data import DatasetArrays
 from aebench.errors import ConfigError
@@ -31,6 +31,10 @@ class Combination:
     code_activation: str
     loss: str
     noise: str | None
+    task: str
+    task_needs: tuple[str, ...]
+    has_labels: bool
+    code_dim: int | None
 
 
 def code_activation_of(model: DictConfig) -> str:
@@ -39,14 +43,18 @@ def code_activation_of(model: DictConfig) -> str:
 
 
 def describe(cfg: DictConfig, arrays: DatasetArrays) -> Combination:
+    from aebench.tasks import build_task
+
     regularizers = build_regularizers(cfg.regularizer)
+    task = build_task(OmegaConf.to_container(cfg.task, resolve=True))
     noise = next((r.noise for r in regularizers if r.name == "denoising"), None)
     return Combination(dataset=cfg.dataset.name, model=cfg.model.name,
                        regularizers=tuple(r.name for r in regularizers),
                        regularizer_label=regularizer_label(cfg.regularizer), sample_shape=arrays.sample_shape,
                        is_image=arrays.is_image,
                        unit_range=arrays.unit_range, code_activation=code_activation_of(cfg.model),
-                       loss=cfg.model.get("loss", "mse"), noise=noise)
+                       loss=cfg.model.get("loss", "mse"), noise=noise, task=task.name, task_needs=task.needs,
+                       has_labels=arrays.labels is not None, code_dim=cfg.model.get("code_dim"))
 
 
 @dataclass(frozen=True)
@@ -73,6 +81,32 @@ RULES: tuple[Rule, ...] = (
          lambda c: c.noise == "salt_pepper" and not c.unit_range,
          lambda c: ConfigError("regularizer.noise", c.noise, f"gaussian or masking: dataset={c.dataset} is not "
                                "scaled to [0, 1], so salt-and-pepper values 0 and 1 mean nothing")),
+)
+
+
+def _lacks(c: Combination) -> str | None:
+    """The first thing the task needs that the data is not."""
+    have = {"images": c.is_image, "colour": c.is_image and c.sample_shape[0] == 3, "labels": c.has_labels,
+            "unit_range": c.unit_range}
+    return next((need for need in c.task_needs if not have[need]), None)
+
+
+NEED_WORDS = {"images": "images", "colour": "colour images (3 channels)", "labels": "labelled data",
+              "unit_range": "data in [0, 1]"}
+
+RULES += (
+    Rule("a task needs its kind of data",
+         lambda c: _lacks(c) is not None,
+         lambda c: ConfigError("task", c.task, f"a task for this data: task={c.task} needs {NEED_WORDS[_lacks(c)]}, "
+                               f"and dataset={c.dataset} gives samples shaped {c.sample_shape}"
+                               + ("" if c.unit_range else ", not in [0, 1]"))),
+    Rule("denoise corrupts the input once",
+         lambda c: c.task == "denoise" and "denoising" in c.regularizers,
+         lambda c: ConfigError("regularizer", c.regularizer_label, "a regularizer without denoising: task=denoise "
+                               "corrupts the input already (set its noise with task.noise)")),
+    Rule("visualize needs a 2-D code",
+         lambda c: c.task == "visualize" and c.code_dim != 2,
+         lambda c: ConfigError("model.code_dim", c.code_dim, "2 for task=visualize (it plots the code itself)")),
 )
 
 

@@ -17,7 +17,7 @@ from aebench.build import RunPlan, build_trainer, check_seed_list, check_vectori
 from aebench.codes import encode_all
 from aebench.config import flatten
 from aebench.ensemble import SeedDataModule, SeedEnsemble
-from aebench.images import save_reconstruction_grid
+from aebench.images import save_image_grid
 from aebench.models import StackedAutoencoder, save_autoencoder
 from aebench.pretrain import pretrain_layerwise
 from aebench.probes import code_map, probe_accuracies
@@ -49,6 +49,7 @@ def is_global_zero() -> bool:
 def run_tags(cfg: DictConfig) -> dict[str, str]:
     commit = git_commit()
     tags = {"dataset": cfg.dataset.name, "model": cfg.model.name, "regularizer": regularizer_label(cfg.regularizer),
+            "task": cfg.task.name,
             "seed": str(cfg.seed), "aebench.kind": "run", "aebench.version": __version__,
             "aebench.git_commit": commit}
     if commit != "unknown":
@@ -57,7 +58,8 @@ def run_tags(cfg: DictConfig) -> dict[str, str]:
 
 
 def run_name(cfg: DictConfig) -> str:
-    return f"{cfg.dataset.name}-{cfg.model.name}-{regularizer_label(cfg.regularizer)}-s{cfg.seed}"
+    task = "" if cfg.task.name == "reconstruct" else f"-{cfg.task.name}"
+    return f"{cfg.dataset.name}-{cfg.model.name}-{regularizer_label(cfg.regularizer)}{task}-s{cfg.seed}"
 
 
 def open_store(cfg: DictConfig) -> TrackingStore:
@@ -129,11 +131,12 @@ def _evaluate(plan: RunPlan, store: TrackingStore, run_id: str, fit_seconds: flo
     model, datamodule, trainer = plan.model, plan.datamodule, plan.trainer
     trainer.loggers = _loggers(store, run_id)
     results = trainer.test(model, datamodule=datamodule, verbose=False)[0]
-    test_codes = encode_all(model.encoder, datamodule.inputs("test")).numpy()
+    test_codes = encode_all(model.encoder, model.task.clean_input(datamodule.inputs("test"))).numpy()
+    task_metrics, task_artifacts = model.task.evaluate(model, datamodule)
     summary = {"train/fit_seconds": fit_seconds, "model/num_parameters": model.num_parameters(),
-               "model/code_dim": model.code_dim, **_probe(plan, test_codes)}
+               "model/code_dim": model.code_dim, **_probe(plan, test_codes), **task_metrics}
     store.log_metrics(run_id, summary, step=trainer.current_epoch)
-    _log_artifacts(plan, store, run_id, test_codes)
+    _log_artifacts(plan, store, run_id, test_codes, task_artifacts)
     return {**results, **summary}
 
 
@@ -179,12 +182,13 @@ def _probe(plan: RunPlan, test_codes: np.ndarray) -> dict[str, float]:
     datamodule = plan.datamodule
     if datamodule.labels("train") is None:
         return {}
-    train_codes = encode_all(plan.model.encoder, datamodule.inputs("train")).numpy()
+    train_codes = encode_all(plan.model.encoder, plan.model.task.clean_input(datamodule.inputs("train"))).numpy()
     return probe_accuracies(train_codes, datamodule.labels("train").numpy(), test_codes,
                             datamodule.labels("test").numpy())
 
 
-def _log_artifacts(plan: RunPlan, store: TrackingStore, run_id: str, test_codes: np.ndarray) -> None:
+def _log_artifacts(plan: RunPlan, store: TrackingStore, run_id: str, test_codes: np.ndarray,
+                   extra: Mapping[str, bytes]) -> None:
     store.client.log_text(run_id, OmegaConf.to_yaml(plan.cfg, resolve=True), "config.yaml")
     with tempfile.TemporaryDirectory() as folder:
         labels = plan.datamodule.labels("test")
@@ -193,13 +197,18 @@ def _log_artifacts(plan: RunPlan, store: TrackingStore, run_id: str, test_codes:
                             labels=np.array([]) if labels is None else labels.numpy())
         store.client.log_artifact(run_id, str(codes))
         if plan.datamodule.arrays.is_image:
-            originals = plan.datamodule.inputs("test")[:GRID_IMAGES]
             model = plan.model.eval()
+            originals = plan.datamodule.inputs("test")[:GRID_IMAGES].to(model.device)
             with torch.no_grad():
-                reconstructions = model(originals.to(model.device)).float()
+                task_input = model.task.test_input(originals, 0)
+                outputs = model(task_input).float()
+            rows = [originals, outputs] if model.task.name == "reconstruct" else [task_input, outputs, originals]
             grid = Path(folder) / "reconstructions.png"
-            save_reconstruction_grid(originals, reconstructions, grid)
+            save_image_grid(rows, grid)
             store.client.log_artifact(run_id, str(grid))
+        for name, content in extra.items():
+            (Path(folder) / name).write_bytes(content)
+            store.client.log_artifact(run_id, str(Path(folder) / name))
         if plan.cfg.tracking.log_model:
             weights = Path(folder) / "model.pt"
             save_autoencoder(plan.model, weights)

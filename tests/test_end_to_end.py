@@ -94,7 +94,7 @@ def test_runs_go_to_an_mlflow_server(tmp_path):
                                 cwd=tmp_path, capture_output=True, text=True, timeout=300)
         assert report.returncode == 0, report.stderr  # the report reads the server, nothing local
         table = (tmp_path / "reports" / "experiment-aebench" / "leaderboard.csv").read_text()
-        assert table.startswith("dataset,model,regularizer,n,") and "digits,conv,none,1," in table
+        assert table.startswith("dataset,task,model,regularizer,n,") and "digits,reconstruct,conv,none,1," in table
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -155,7 +155,8 @@ def test_report_on_demand_ranks_and_refuses_bad_input(swept, tmp_path):
         sock.bind(("127.0.0.1", 0))
         closed = sock.getsockname()[1]
     for arguments, message in [(["report.sweep_id=0123"], "report.sweep_id='0123' is not allowed: one of the sweeps"),
-                               (["report.rank_by=accuracy"], "report.rank_by='accuracy' is not allowed: one of"),
+                               (["report.rank_by=accuracy"],
+                                "report.rank_by='accuracy' is not allowed: null (each task's main metric) or one of"),
                                ([f"tracking.uri=http://127.0.0.1:{closed}"], "a reachable MLflow server"),
                                (["tracking.experiment=empty"], "tracking.experiment='empty' is not allowed")]:
         bad = aebench_report(folder, *arguments)

@@ -48,6 +48,17 @@ class AutoencoderDataModule(L.LightningDataModule):
         labels = self.arrays.labels
         return None if labels is None else labels[getattr(self.split, stage)]
 
+    def without_class(self, label: int) -> "AutoencoderDataModule":
+        """The same data with class ``label`` left out of the train and val splits (the test keeps it)."""
+        kept = AutoencoderDataModule(self.arrays, self.batch_size, shuffle_seed=self.shuffle_seed,
+                                     steps_per_call=self.steps_per_call, **self.split_options)
+        labels = self.arrays.labels
+        kept.split = Split(train=self.split.train[labels[self.split.train] != label],
+                           val=self.split.val[labels[self.split.val] != label], test=self.split.test)
+        if self.arrays.standardize:  # statistics of the data it trains on
+            kept.stored = kept._standardized(self.arrays.x)
+        return kept
+
     def with_inputs(self, x: torch.Tensor, name: str) -> "AutoencoderDataModule":
         """The same split and batches over other per-sample inputs (codes of a lower layer, say)."""
         arrays = DatasetArrays(f"{self.arrays.name}/{name}", x, self.arrays.labels, unit_range=False,

@@ -17,9 +17,10 @@ from aebench.evaluation import TestEvaluation
 from aebench.metrics import MetricOptions
 from aebench.models.layers import RECONSTRUCTION_LOSSES, reconstruction_loss
 from aebench.regularizers import Regularizer
+from aebench.tasks.base import Reconstruct, Task
 
 # keyword arguments of Autoencoder that every builder passes through unchanged
-TRAINING_OPTIONS = ("loss", "lr", "unit_range", "regularizers", "metric_options")
+TRAINING_OPTIONS = ("loss", "lr", "unit_range", "regularizers", "metric_options", "output_shape", "task")
 
 
 def as_group(batches: list[torch.Tensor] | torch.Tensor) -> list[torch.Tensor]:
@@ -65,18 +66,21 @@ class Autoencoder(L.LightningModule):
         decoder: maps codes back to ``(B, *input_shape)`` (logits when ``loss="bce"``).
         architecture: the registry name and keyword arguments that rebuild this model.
         input_shape: one sample's shape, ``(features,)`` or ``(channels, height, width)``.
+        output_shape: the decoder's, when it differs (colourising grey inputs); else the input's.
         code_activation: name of the code layer's activation (regularizers and metrics use it).
         loss: ``mse``, ``l1`` or ``bce`` (binary cross-entropy on logits; inputs in [0, 1]).
         lr: Adam's learning rate.
         unit_range: inputs lie in [0, 1], so PSNR and SSIM are reported.
         regularizers: corruptions and penalties applied in training (``aebench.regularizers``).
         metric_options: settings of the test metrics.
+        task: what the model learns to produce from what (``aebench.tasks``; default: reconstruct its input).
     """
 
     def __init__(self, encoder: nn.Module, decoder: nn.Module, *, architecture: dict[str, Any],
                  input_shape: tuple[int, ...], code_dim: int, code_activation: str,
                  loss: str = "mse", lr: float = 1e-3, unit_range: bool = True,
-                 regularizers: Sequence[Regularizer] = (), metric_options: MetricOptions = MetricOptions()):
+                 regularizers: Sequence[Regularizer] = (), metric_options: MetricOptions = MetricOptions(),
+                 output_shape: Sequence[int] | None = None, task: Task | None = None):
         super().__init__()
         require_choice("loss", loss, RECONSTRUCTION_LOSSES)
         require(loss != "bce" or unit_range, "loss", loss, "mse or l1: bce needs inputs in [0, 1]")
@@ -84,6 +88,10 @@ class Autoencoder(L.LightningModule):
         self.encoder, self.decoder = encoder, decoder
         self.architecture = dict(architecture)
         self.input_shape, self.code_dim = tuple(input_shape), code_dim
+        self.output_shape = tuple(output_shape) if output_shape else self.input_shape
+        if self.output_shape != self.input_shape:  # part of what rebuilds the model
+            self.architecture["output_shape"] = list(self.output_shape)
+        self.task = task or Reconstruct()
         self.code_activation, self.loss_name, self.unit_range = code_activation, loss, unit_range
         self.regularizers = list(regularizers)
         for regularizer in self.regularizers:
@@ -96,7 +104,7 @@ class Autoencoder(L.LightningModule):
         penalties = [f"train/penalty/{r.name}" for r in self.regularizers if r.has_penalty]  # as loss_terms orders them
         self.train_means = EpochMeans(["train/loss", *penalties])
         self.val_means = EpochMeans(["val/loss"])
-        self.evaluation = TestEvaluation(encoder, self.input_shape, code_dim, code_activation, unit_range,
+        self.evaluation = TestEvaluation(encoder, self.output_shape, code_dim, code_activation, unit_range,
                                          metric_options)
 
     @property
@@ -120,8 +128,9 @@ class Autoencoder(L.LightningModule):
         return reconstruction_loss(self.loss_name, decoder_output, target)
 
     def loss_terms(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """[reconstruction loss against the clean x, then each penalty], on the corrupted input."""
-        inputs = x
+        """[reconstruction loss against the clean x, then each penalty], on the task's (and the
+        regularizers') corrupted input."""
+        inputs = self.task.training_input(x)
         for regularizer in self.regularizers:
             inputs = regularizer.corrupt(inputs)
         if self._needs_input_grad:
@@ -180,11 +189,14 @@ class Autoencoder(L.LightningModule):
         """``val/loss`` over ``groups`` of mini-batches, logged for this epoch. Run here at the end of each
         training epoch rather than by Lightning's validation loop, which costs about a millisecond an
         epoch: a tenth of an epoch of digits."""
+        batch_number = 0
         with torch.no_grad():  # no layer of these models acts differently in eval mode
             for group in groups:
-                for x in as_group(group):
-                    loss = self.reconstruction_loss(self.decoder(self.encoder(x)), x)
+                for x in as_group(group):  # the task's fixed input for each batch: comparable across epochs
+                    inputs = self.task.test_input(x, batch_number)
+                    loss = self.reconstruction_loss(self.decoder(self.encoder(inputs)), x)
                     self.val_means.update([loss], weight=x.shape[0])
+                    batch_number += 1
         return self._log_epoch(self.val_means.compute_and_reset(self.trainer.strategy, self.device))
 
     def on_test_epoch_start(self) -> None:

@@ -46,6 +46,10 @@ def conv(input_shape: Sequence[int], code_dim: int = 16, channels: Sequence[int]
             "are not tied to the encoder's)")
 
     in_channels, height, width = input_shape
+    output_shape = tuple(training.get("output_shape") or input_shape)
+    require(len(output_shape) == 3 and output_shape[1:] == input_shape[1:], "output_shape", output_shape,
+            f"images of the input's size {input_shape[1:]} (any number of channels)")
+    out_channels = output_shape[0]
     padding = kernel_size // 2
     sizes = [(height, width)]
     encoder: list[nn.Module] = []
@@ -59,7 +63,7 @@ def conv(input_shape: Sequence[int], code_dim: int = 16, channels: Sequence[int]
 
     decoder: list[nn.Module] = [nn.Linear(code_dim, flat), make_activation(activation),
                                 nn.Unflatten(1, (channels[-1], bottom_h, bottom_w))]
-    reversed_channels = [*reversed(channels), in_channels]
+    reversed_channels = [*reversed(channels), out_channels]
     for index, (c_in, c_out) in enumerate(zip(reversed_channels, reversed_channels[1:])):
         (h_in, w_in), (h_out, w_out) = sizes[-1 - index], sizes[-2 - index]
         output_padding = (h_out - _upsampled(h_in, kernel_size), w_out - _upsampled(w_in, kernel_size))

@@ -21,9 +21,12 @@ def _mlp_autoencoder(input_shape: Sequence[int], code_dim: int, encoder_dims: Se
                      tied_weights: bool, architecture: dict, **training) -> Autoencoder:
     """Encoder input -> encoder_dims... -> code; decoder code -> decoder_dims... -> input."""
     input_shape = tuple(input_shape)
+    output_shape = tuple(training.get("output_shape") or input_shape)
     input_dim = math.prod(input_shape)
+    require(not tied_weights or output_shape == input_shape, "tied_weights", tied_weights,
+            f"false when the output {output_shape} differs from the input {input_shape}")
     encoder_widths = [input_dim, *encoder_dims, code_dim]
-    decoder_widths = [code_dim, *decoder_dims, input_dim]
+    decoder_widths = [code_dim, *decoder_dims, math.prod(output_shape)]
     encoder_linears = [nn.Linear(a, b) for a, b in zip(encoder_widths, encoder_widths[1:])]
     if tied_weights:
         decoder_linears = [TiedLinear(layer) for layer in reversed(encoder_linears)]
@@ -39,7 +42,7 @@ def _mlp_autoencoder(input_shape: Sequence[int], code_dim: int, encoder_dims: Se
         decoder.append(layer)
         if index < len(decoder_linears) - 1:
             decoder.append(make_activation(activation))
-    decoder.append(nn.Unflatten(1, input_shape))
+    decoder.append(nn.Unflatten(1, output_shape))
     return Autoencoder(nn.Sequential(*encoder), nn.Sequential(*decoder), architecture=architecture,
                        input_shape=input_shape, code_dim=code_dim, code_activation=code_activation, **training)
 

@@ -16,7 +16,7 @@ from typing import Sequence
 from torch import nn
 
 from aebench.activations import make_activation, require_activation
-from aebench.errors import require_int, require_widths
+from aebench.errors import require, require_int, require_widths
 from aebench.models.autoencoder import Autoencoder
 from aebench.models.layers import TiedLinear
 from aebench.models.registry import register_model
@@ -67,6 +67,8 @@ def stacked(input_shape: Sequence[int], code_dim: int = 16, hidden_dims: Sequenc
     require_activation("activation", activation)
     require_activation("code_activation", code_activation)
     require_int("pretrain_epochs", pretrain_epochs, minimum=0)
+    require(not training.get("output_shape") or tuple(training["output_shape"]) == tuple(input_shape), "model",
+            "stacked", "a model whose output has the input's shape: each pretraining stage reconstructs its input")
     input_shape = tuple(input_shape)
     widths = [math.prod(input_shape), *hidden_dims, code_dim]
     activations = [activation] * len(hidden_dims) + [code_activation]

@@ -36,6 +36,7 @@ def _row(run: Run) -> dict:
     row = {"run_id": run.info.run_id, "status": run.info.status, "start_time": run.info.start_time,
            "artifact_uri": run.info.artifact_uri, "run_key": tags.get("run_key", run.info.run_id)}
     row.update({key: tags.get(key) for key in ("dataset", "model", "regularizer", "seed")})
+    row["task"] = tags.get("task", "reconstruct")  # PCA baselines and runs from before tasks reconstruct
     row.update({f"params.{key}": value for key, value in run.data.params.items()})
     row.update({f"metrics.{key}": value for key, value in run.data.metrics.items()})
     return row

@@ -1,9 +1,11 @@
 """The report's figures (matplotlib), each returned as PNG bytes: the rank metric with error
-bars, PSNR against code size beside PCA's curve, reconstructions of the best runs, and the test
-codes of the best run on their first two principal components, coloured by label."""
+bars, PSNR against code size beside PCA's curve, reconstructions of the best runs, the test
+codes of the best run on their first two principal components, coloured by label, and for
+compression the rate-distortion curves of the autoencoders, PCA and JPEG."""
 from __future__ import annotations
 
 import io
+import json
 import tempfile
 from pathlib import Path
 
@@ -39,15 +41,21 @@ def ranking_bars(board: Leaderboard) -> bytes:
     axes.set_yticks(range(len(rows)), labels, fontsize=7)
     axes.invert_yaxis()
     axes.set_xlabel(f"{column.label}, mean ± std over seeds")
-    axes.set_title(f"{board.dataset}: {column.label} (PCA in grey)", fontsize=10)
+    axes.set_title(f"{board.title}: {column.label} (PCA in grey)", fontsize=10)
     low = np.nanmin(rows[column.metric].values - spreads)
-    axes.set_xlim(left=max(0.0, low - 0.05 * abs(low)) if column.metric != "test/mse" else 0.0)
+    axes.set_xlim(left=max(0.0, low - 0.05 * abs(low)) if column.higher_is_better else 0.0)
     return _png(figure)
+
+
+def board_runs(board: Leaderboard, runs: pd.DataFrame) -> pd.DataFrame:
+    """The runs of the board's dataset and task."""
+    tasks = runs["task"].fillna("reconstruct") if "task" in runs else pd.Series("reconstruct", index=runs.index)
+    return runs[(runs["dataset"] == board.dataset) & (tasks == board.task)]
 
 
 def psnr_by_code_size(board: Leaderboard, runs: pd.DataFrame) -> bytes | None:
     """PSNR (mean over seeds) against the code size, a line per model x regularizer, PCA dashed."""
-    members = runs[runs["dataset"] == board.dataset]
+    members = board_runs(board, runs)
     if "metrics.test/psnr" not in members or "metrics.model/code_dim" not in members:
         return None
     members = members.dropna(subset=["metrics.test/psnr", "metrics.model/code_dim"]).copy()
@@ -61,7 +69,7 @@ def psnr_by_code_size(board: Leaderboard, runs: pd.DataFrame) -> bytes | None:
     axes.set_xscale("log", base=2)
     axes.set_xlabel("code size (model.code_dim)")
     axes.set_ylabel("test PSNR (dB)")
-    axes.set_title(f"{board.dataset}: PSNR against code size, PCA dashed", fontsize=10)
+    axes.set_title(f"{board.title}: PSNR against code size, PCA dashed", fontsize=10)
     axes.legend(fontsize=6, ncol=2, frameon=False)
     return _png(figure)
 
@@ -131,10 +139,49 @@ def code_maps(board: Leaderboard, runs: pd.DataFrame, store: TrackingStore) -> b
     return _png(figure)
 
 
+RATE, QUANTISED, PCA_QUANTISED = "metrics.test/bpp", "metrics.test/compress_psnr", "metrics.test/pca_compress_psnr"
+
+
+def rate_distortion(board: Leaderboard, runs: pd.DataFrame, store: TrackingStore) -> bytes | None:
+    """Compression: PSNR against bits per pixel, a line per model x regularizer over its rates (code
+    sizes, bits), PCA with the same quantisation dashed, and JPEG's curve (``jpeg_curve.json``) dotted."""
+    members = board_runs(board, runs)
+    if RATE not in members or QUANTISED not in members:
+        return None
+    members = members.dropna(subset=[RATE, QUANTISED])
+    if members.empty:
+        return None
+    figure, axes = plt.subplots(figsize=(7, 4.2))
+    for (model, regularizer), group in members.groupby(["model", "regularizer"]):
+        curve = group.groupby(RATE)[QUANTISED].mean().sort_index()
+        axes.plot(curve.index, curve.values, marker="o", markersize=4, alpha=0.8, label=f"{model} / {regularizer}")
+    if PCA_QUANTISED in members and members[PCA_QUANTISED].notna().any():
+        pca = members.dropna(subset=[PCA_QUANTISED]).groupby(RATE)[PCA_QUANTISED].mean().sort_index()
+        axes.plot(pca.index, pca.values, linestyle="--", linewidth=2.2, marker="s", markersize=4,
+                  color=BASELINE_COLOUR, label="PCA (same quantisation)")
+    with tempfile.TemporaryDirectory() as folder:
+        path = _artifact(store, members.iloc[0]["run_id"], "jpeg_curve.json", folder)
+        points = json.loads(path.read_text()) if path is not None else []
+    if points:  # the same test images for every run of the dataset: one curve
+        low, high = members[RATE].min(), members[RATE].max()
+        shown = sorted((p for p in points if p["bpp"] <= 2 * high and p["bpp"] >= low / 2), key=lambda p: p["bpp"])
+        shown = shown or sorted(points, key=lambda p: p["bpp"])
+        axes.plot([p["bpp"] for p in shown], [p["psnr"] for p in shown], linestyle=":", linewidth=2, color="black",
+                  label="JPEG (Pillow, quality 1-95)")
+    axes.set_xlabel("bits per pixel")
+    axes.set_ylabel("test PSNR (dB)")
+    axes.set_title(f"{board.title}: rate-distortion", fontsize=10)
+    axes.legend(fontsize=6, ncol=2, frameon=False)
+    return _png(figure)
+
+
 def figures(board: Leaderboard, runs: pd.DataFrame, store: TrackingStore) -> dict[str, bytes]:
-    """File name -> PNG bytes of every figure this dataset's data allow."""
-    made = {f"ranking_{board.dataset}.png": ranking_bars(board),
-            f"psnr_by_code_size_{board.dataset}.png": psnr_by_code_size(board, runs),
-            f"reconstructions_{board.dataset}.png": reconstructions(board, runs, store),
-            f"codes_{board.dataset}.png": code_maps(board, runs, store)}
+    """File name -> PNG bytes of every figure this table's data allow."""
+    made = {f"ranking_{board.slug}.png": ranking_bars(board),
+            f"reconstructions_{board.slug}.png": reconstructions(board, runs, store),
+            f"codes_{board.slug}.png": code_maps(board, runs, store)}
+    if board.task == "reconstruct":
+        made[f"psnr_by_code_size_{board.slug}.png"] = psnr_by_code_size(board, runs)
+    if board.task == "compress":
+        made[f"rate_distortion_{board.slug}.png"] = rate_distortion(board, runs, store)
     return {name: png for name, png in made.items() if png is not None}

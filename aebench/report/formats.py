@@ -30,11 +30,10 @@ def cite_lines(data: ReportData) -> list[str]:
 
 def markdown(data: ReportData, boards: list[Leaderboard]) -> str:
     parts = [f"# aebench leaderboard: {data.name}", "",
-             f"Mean ± sample standard deviation over seeds (n runs); rows ranked by "
-             f"{boards[0].rank_by.label if boards else '-'}; the best value of each column in bold; "
-             "- where a run has no such metric."]
+             "Mean ± sample standard deviation over seeds (n runs); the best value of each column in bold "
+             "(baselines' columns unmarked); - where a run has no such metric."]
     for board in boards:
-        parts += ["", f"## {board.dataset}", "", markdown_table(board)]
+        parts += ["", f"## {board.title}", "", f"Ranked by {board.rank_by.label}.", "", markdown_table(board)]
     parts += ["", f"## Skipped ({len(data.skipped)})", ""] + [f"- {label}: {reason}" for label, reason in data.skipped]
     parts += ["", f"## Failed ({len(data.failed)})", ""] + [f"- {label}: {reason}" for label, reason in data.failed]
     parts += ["", "## Cite this", "", "```"] + cite_lines(data) + ["```", ""]
@@ -46,6 +45,7 @@ def csv(boards: list[Leaderboard]) -> str:
     for board in boards:
         frame = board.rows.copy()
         frame.insert(0, "dataset", board.dataset)
+        frame.insert(1, "task", board.task)
         frames.append(frame.rename(columns={k: board.key_label(k) for k in board.keys}))
     return pd.concat(frames, ignore_index=True).to_csv(index=False) if frames else ""
 
@@ -76,9 +76,10 @@ def latex(data: ReportData, boards: list[Leaderboard]) -> str:
         arrows = [f"{latex_escape(c.label)} ${UP if c.higher_is_better else DOWN}$" for c in board.columns]
         header = [latex_escape(board.key_label(k)) for k in board.keys] + ["$n$"] + arrows
         lines += [r"\begin{table}[t]", r"\centering",
-                  rf"\caption{{aebench on {latex_escape(board.dataset)}: mean $\pm$ standard deviation over seeds "
-                  rf"({latex_escape(data.name)}); best of each column in bold.}}",
-                  rf"\label{{tab:aebench-{latex_escape(board.dataset)}}}",
+                  rf"\caption{{aebench on {latex_escape(board.title)}: mean $\pm$ standard deviation over seeds "
+                  rf"({latex_escape(data.name)}), ranked by {latex_escape(board.rank_by.label)}; "
+                  r"best of each column in bold.}",
+                  rf"\label{{tab:aebench-{latex_escape(board.slug)}}}",
                   r"\resizebox{\linewidth}{!}{%",
                   r"\begin{tabular}{" + "l" * len(board.keys) + "r" * (1 + len(board.columns)) + "}",
                   r"\toprule", " & ".join(header) + r" \\", r"\midrule"]

@@ -42,7 +42,10 @@ def _table(board: Leaderboard) -> str:
 
 CAPTIONS = {"ranking": "Rank metric per row, mean ± standard deviation over seeds; PCA in grey.",
             "psnr_by_code_size": "Test PSNR against code size; PCA's curve dashed.",
-            "reconstructions": "Test images (top) and their reconstructions (bottom) by the best run of the top rows.",
+            "reconstructions": "Test images (top) and their reconstructions (bottom) by the best run of the top rows; "
+                               "for a task, the model's input (top), its output, and the clean image (bottom).",
+            "rate_distortion": "PSNR against bits per pixel: the autoencoders over code sizes (quantised codes), "
+                               "PCA with the same quantisation (dashed), and JPEG (dotted).",
             "codes": "Test codes of the best autoencoder run (and of PCA) on their first two principal components."}
 
 
@@ -60,13 +63,12 @@ def _items(pairs: list[tuple[str, str]]) -> str:
 
 
 def page(data: ReportData, boards: list[Leaderboard], figures: dict[str, dict[str, bytes]]) -> str:
-    ranked = boards[0].rank_by.label if boards else "-"
     parts = [f"<h1>aebench leaderboard: {escape(data.name)}</h1>",
-             f"<p>Mean ± sample standard deviation over seeds (n runs); rows ranked by {escape(ranked)}; the best "
-             "value of each column highlighted; - where a run has no such metric.</p>"]
+             "<p>Mean ± sample standard deviation over seeds (n runs); the best value of each column highlighted "
+             "(baselines' columns unmarked); - where a run has no such metric.</p>"]
     for board in boards:
-        parts += [f"<h2>{escape(board.dataset)}</h2>", _table(board)]
-        parts += [_figure(name, png) for name, png in figures.get(board.dataset, {}).items()]
+        parts += [f"<h2>{escape(board.title)}</h2>", f"<p>Ranked by {escape(board.rank_by.label)}.</p>", _table(board)]
+        parts += [_figure(name, png) for name, png in figures.get(board.slug, {}).items()]
     parts += [f"<h2>Skipped ({len(data.skipped)})</h2>", _items(data.skipped),
               f"<h2>Failed ({len(data.failed)})</h2>", _items(data.failed),
               "<h2>Cite this</h2>", f"<pre>{escape(chr(10).join(cite_lines(data)))}</pre>"]

@@ -13,12 +13,13 @@ from aebench.tracking import TrackingStore
 
 
 def render_report(store: TrackingStore, sweep_id: str | None = None, whole_experiment: bool = False,
-                  rank_by: str = "test/psnr", output_dir: str | Path = "reports") -> Path:
-    """The folder the report was written to."""
+                  rank_by: str | None = None, output_dir: str | Path = "reports") -> Path:
+    """Write the report and return its folder. ``rank_by``: the metric every table holding it is
+    ranked by; None: each task's main metric."""
     check_rank_by(rank_by)
     data = collect(store, sweep_id, whole_experiment)
     boards = leaderboards(data.runs, rank_by) if not data.runs.empty else []
-    drawn = {board.dataset: figures(board, data.runs, store) for board in boards}
+    drawn = {board.slug: figures(board, data.runs, store) for board in boards}
     folder = Path(output_dir) / data.folder
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "leaderboard.md").write_text(formats.markdown(data, boards))

@@ -1,5 +1,6 @@
-"""The leaderboard: per dataset, one row per model x regularizer (and any other setting the sweep
-varied), mean and sample standard deviation over seeds, ranked, with the best of each column marked."""
+"""The leaderboard: per dataset and task, one row per model x regularizer (and any other setting the
+sweep varied), mean and sample standard deviation over seeds, ranked, with the best of each column
+marked (baselines' columns, the same data for every row, are not)."""
 from __future__ import annotations
 
 import math
@@ -17,6 +18,7 @@ class Column:
     label: str                        # header
     higher_is_better: bool
     text: Callable[[float], str]      # how one value is written
+    marks_best: bool = True           # False for a baseline's column (the same data for every row)
 
 
 def _fixed(digits: int) -> Callable[[float], str]:
@@ -38,19 +40,81 @@ COLUMNS = (
     Column("test/denoise_psnr", "denoise PSNR (dB)", True, _fixed(2)),
     Column("model/num_parameters", "parameters", False, lambda value: f"{value:,.0f}"),
     Column("train/fit_seconds", "train time (s)", False, _fixed(1)),
+    # the tasks' own (aebench.tasks), each shown only in its task's tables
+    Column("test/compress_psnr", "quantised PSNR (dB)", True, _fixed(2)),
+    Column("test/bpp", "bits per pixel", False, _fixed(3)),
+    Column("test/pca_compress_psnr", "PCA PSNR at bpp (dB)", True, _fixed(2), marks_best=False),
+    Column("test/jpeg_psnr_at_bpp", "JPEG PSNR at bpp (dB)", True, _fixed(2), marks_best=False),
+    Column("test/inpaint_psnr", "inpainted PSNR (dB)", True, _fixed(2)),
+    Column("test/inpaint_mean_psnr", "mean-imputed PSNR (dB)", True, _fixed(2), marks_best=False),
+    Column("test/inpaint_block_psnr", "block inpainted PSNR (dB)", True, _fixed(2)),
+    Column("test/inpaint_block_mean_psnr", "block mean-imputed PSNR (dB)", True, _fixed(2), marks_best=False),
+    Column("test/inpaint_mse", "inpainted MSE", False, _significant),
+    Column("test/inpaint_mean_mse", "mean-imputed MSE", False, _significant, marks_best=False),
+    Column("test/inpaint_block_mse", "block inpainted MSE", False, _significant),
+    Column("test/inpaint_block_mean_mse", "block mean-imputed MSE", False, _significant, marks_best=False),
+    Column("test/grey_psnr", "grey input PSNR (dB)", True, _fixed(2), marks_best=False),
+    Column("test/watermarked_psnr", "watermarked input PSNR (dB)", True, _fixed(2), marks_best=False),
+    Column("test/anomaly_auroc", "anomaly AUROC", True, _fixed(3)),
+    Column("test/trustworthiness", "trustworthiness", True, _fixed(3)),
+    Column("test/pca_trustworthiness", "PCA trustworthiness", True, _fixed(3), marks_best=False),
 )
 BY_METRIC = {column.metric: column for column in COLUMNS}
+STANDARD = {column.metric for column in COLUMNS[:10]}  # every run's; the rest are the tasks'
+DENOISE_GAIN = "test/denoise_gain_"  # + the noise level: one column per level a run logged
+
+
+def column_of(metric: str) -> Column | None:
+    if metric in BY_METRIC:
+        return BY_METRIC[metric]
+    if metric.startswith(DENOISE_GAIN):
+        return Column(metric, f"PSNR gain at noise {metric.removeprefix(DENOISE_GAIN)} (dB)", True, _fixed(2))
+    return None
+
+
+def _level(metric: str) -> float:
+    try:
+        return float(metric.removeprefix(DENOISE_GAIN))
+    except ValueError:
+        return math.inf
+
+
+def columns_present(members: pd.DataFrame) -> list[Column]:
+    """The known columns with at least one value among ``members``, the denoising gains by level."""
+    logged = [name.removeprefix("metrics.") for name in members.columns
+              if name.startswith("metrics.") and members[name].notna().any()]
+    static = [column for column in COLUMNS if column.metric in logged]
+    gains = sorted((name for name in logged if name.startswith(DENOISE_GAIN)), key=_level)
+    return static + [column_of(name) for name in gains]
 # params that say where or how a run went, or repeat the row's own keys: never a row key
 NOT_ROW_KEYS = ("params.seed", "params.tracking.", "params.sweep.", "params.metrics.", "params.trainer.progress_bar",
+                "params.task.name",
                 "params.trainer.accelerator", "params.trainer.devices", "params.trainer.strategy",
                 "params.model.name", "params.regularizer.", "params.dataset.name")
 MISSING = "-"
 
 
-def check_rank_by(rank_by: str) -> Column:
-    if rank_by not in BY_METRIC:
-        raise ConfigError("report.rank_by", rank_by, "one of " + ", ".join(BY_METRIC))
-    return BY_METRIC[rank_by]
+def check_rank_by(rank_by: str | None) -> Column | None:
+    """The column named by ``report.rank_by``; None (each table ranked by its task's main metric) stays None."""
+    if rank_by is None:
+        return None
+    column = column_of(rank_by)
+    if column is None:
+        raise ConfigError("report.rank_by", rank_by, "null (each task's main metric) or one of "
+                          + ", ".join([*BY_METRIC, DENOISE_GAIN + "<level>"]))
+    return column
+
+
+def primary_column(task: str, present: list[Column]) -> Column:
+    """The first of the task's main metrics present (``Task.primary_metrics``), else MSE."""
+    from aebench.tasks import TASKS
+
+    try:
+        wanted = TASKS.get(task).primary_metrics
+    except ConfigError:  # a task this version does not know: rank by reconstruction
+        wanted = ("test/psnr", "test/mse")
+    by_metric = {column.metric: column for column in present}
+    return next((by_metric[m] for m in (*wanted, "test/psnr", "test/mse") if m in by_metric), present[0])
 
 
 def varying_settings(runs: pd.DataFrame) -> list[str]:
@@ -65,9 +129,19 @@ class Leaderboard:
     dataset: str
     keys: list[str]          # model, regularizer, then the varying settings (params.*)
     rows: pd.DataFrame       # keys, n, run_ids, <metric> mean, <metric>.std for each column present
-    columns: list[Column]    # the columns with at least one value
+    columns: list[Column]    # the columns with at least one value, the ranked one first
     best: dict[str, int]     # metric -> position (row number) of its best mean
     rank_by: Column
+    task: str = "reconstruct"
+
+    @property
+    def title(self) -> str:
+        return self.dataset if self.task == "reconstruct" else f"{self.dataset}, task {self.task}"
+
+    @property
+    def slug(self) -> str:
+        """The table's part of file names."""
+        return self.dataset if self.task == "reconstruct" else f"{self.dataset}_{self.task}"
 
     def key_label(self, key: str) -> str:
         return key.removeprefix("params.").removeprefix("model.")
@@ -86,16 +160,28 @@ class Leaderboard:
         return f"{column.text(mean)} ± {column.text(spread)}"
 
 
-def leaderboards(runs: pd.DataFrame, rank_by: str = "test/psnr") -> list[Leaderboard]:
-    """One leaderboard per dataset, rows ranked by ``rank_by`` (its own direction; missing values last)."""
-    ranked_column = check_rank_by(rank_by)
+def leaderboards(runs: pd.DataFrame, rank_by: str | None = None) -> list[Leaderboard]:
+    """One leaderboard per dataset and task, rows ranked by ``rank_by`` where the table has it, else by
+    the task's main metric (PSNR for reconstruction), each in its own direction, missing values last."""
+    asked = check_rank_by(rank_by)
+    if "task" not in runs:
+        runs = runs.assign(task="reconstruct")
+    runs = runs.fillna({"task": "reconstruct"})
     boards = []
-    for dataset, members in sorted(runs.groupby("dataset"), key=lambda item: item[0]):
+    tables = sorted(runs.groupby(["dataset", "task"]), key=lambda item: (item[0][0], item[0][1] != "reconstruct",
+                                                                          item[0][1]))
+    for (dataset, task), members in tables:  # per dataset, reconstruction first
         members = members.copy()
         keys = ["model", "regularizer", *varying_settings(members)]
         members[keys] = members[keys].fillna(MISSING)
-        present = [c for c in COLUMNS
-                   if f"metrics.{c.metric}" in members and members[f"metrics.{c.metric}"].notna().any()]
+        present = columns_present(members)
+        if not present:
+            continue
+        order = asked if asked is not None and asked.metric in {c.metric for c in present} \
+            else primary_column(task, present)
+        others = [c for c in present if c.metric != order.metric]
+        own, standard = [c for c in others if c.metric not in STANDARD], [c for c in others if c.metric in STANDARD]
+        present = [order, *own, *standard]  # the task's own columns before every run's
         grouped = members.groupby(keys, dropna=False)
         rows = grouped.size().rename("n").reset_index()
         rows["run_ids"] = grouped["run_id"].agg(list).values
@@ -103,13 +189,12 @@ def leaderboards(runs: pd.DataFrame, rank_by: str = "test/psnr") -> list[Leaderb
             values = grouped[f"metrics.{column.metric}"]
             rows[column.metric] = values.mean().values
             rows[f"{column.metric}.std"] = values.std(ddof=1).values  # NaN for a single run
-        order = ranked_column if ranked_column in present else next(c for c in present if c.metric == "test/mse")
         rows = rows.sort_values(order.metric, ascending=not order.higher_is_better, na_position="last",
                                 kind="stable").reset_index(drop=True)
         best = {}
         for column in present:
             means = rows[column.metric]
-            if means.notna().any():
+            if column.marks_best and means.notna().any():
                 best[column.metric] = int(means.idxmax() if column.higher_is_better else means.idxmin())
-        boards.append(Leaderboard(dataset, keys, rows, present, best, order))
+        boards.append(Leaderboard(dataset, keys, rows, present, best, order, task))
     return boards

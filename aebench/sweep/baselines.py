@@ -1,5 +1,5 @@
-"""PCA baseline runs of a sweep: one per dataset and code size its runs used, under the sweep's
-parent run (tag ``model=pca``), skipped when already FINISHED there."""
+"""PCA baseline runs of a sweep: one per dataset and code size its reconstruct runs used, under
+the sweep's parent run (tag ``model=pca``), skipped when already FINISHED there."""
 from __future__ import annotations
 
 import math
@@ -25,8 +25,8 @@ def log_pca_baselines(jobs: list[PlannedJob], state: SweepState) -> int:
     for job in jobs:
         cfg = job.cfg
         code_dim = cfg.model.get("code_dim")
-        if job.skip_reason is not None or code_dim is None:
-            continue
+        if job.skip_reason is not None or code_dim is None or cfg.task.name != "reconstruct":
+            continue  # PCA stands beside reconstruction; each other task logs its own baseline
         dataset = OmegaConf.to_container(cfg.dataset, resolve=True)
         key = digest({"baseline": "pca", "dataset": dataset, "code_dim": code_dim,
                       "batch_size": cfg.trainer.batch_size, "metrics": OmegaConf.to_container(cfg.metrics)})

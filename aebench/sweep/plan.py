@@ -29,13 +29,16 @@ class PlannedJob:
     cfg: DictConfig            # the job's config, as the job will see it
 
 
-AXES = ("dataset", "model", "regularizer", "seed")  # always in a label
+AXES = ("dataset", "model", "regularizer", "task", "seed")  # always in a label (the task unless reconstruct)
 
 
 def job_label(cfg: DictConfig, swept: list[str] = ()) -> str:
-    """``digits deep l2 seed=1``, then the value of every other setting the sweep varies."""
+    """``digits deep l2 seed=1`` (``task=compress`` before the seed for a task other than reconstruct),
+    then the value of every other setting the sweep varies."""
+    task = [] if cfg.task.name == "reconstruct" else [f"task={cfg.task.name}"]
     others = [f"{key}={OmegaConf.select(cfg, key)}" for key in swept]
-    return " ".join([cfg.dataset.name, cfg.model.name, regularizer_label(cfg.regularizer), f"seed={cfg.seed}", *others])
+    return " ".join([cfg.dataset.name, cfg.model.name, regularizer_label(cfg.regularizer), *task, f"seed={cfg.seed}",
+                     *others])
 
 
 def swept_settings(jobs: list[list[str]]) -> list[str]:

@@ -1,0 +1,61 @@
+"""What a task is: what the autoencoder sees, what it must produce, and what is measured after.
+
+The default task, :class:`Reconstruct`, gives the model its input and asks for it back. Other
+tasks (``aebench.tasks``) transform the input the model sees (grey, noisy, masked, watermarked)
+while the target stays the clean sample, or change which samples it trains on (anomaly), and
+add their own test metrics and artifacts.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+if TYPE_CHECKING:
+    from aebench.data import AutoencoderDataModule
+
+# what a task may need of its data, checked by the rule table (aebench.rules)
+NEEDS = ("images", "colour", "labels", "unit_range")
+TEST_SEED = 4242  # fixed test-time transformations: every model sees the same corrupted test inputs
+
+
+def seeded(x: torch.Tensor, index: int) -> torch.Generator:
+    """A generator for test batch ``index``, on the batch's device, the same for every run."""
+    return torch.Generator(device=x.device).manual_seed(TEST_SEED + index)
+
+
+class Task:
+    name = "reconstruct"
+    needs: tuple[str, ...] = ()
+    # the metric its leaderboard is ranked by: the first of these a run logged
+    primary_metrics: tuple[str, ...] = ("test/psnr", "test/mse")
+    # the task's own metrics (names or prefixes), printed after a run beside MSE, PSNR and SSIM
+    headline: tuple[str, ...] = ()
+
+    def model_input_shape(self, sample_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The shape the encoder takes (the decoder always gives the sample's shape)."""
+        return sample_shape
+
+    def prepare(self, datamodule: "AutoencoderDataModule") -> "AutoencoderDataModule":
+        """The data to train on (the anomaly task leaves a class out)."""
+        return datamodule
+
+    def clean_input(self, x: torch.Tensor) -> torch.Tensor:
+        """What the encoder is given for a sample, without random corruption (probes, code maps)."""
+        return x
+
+    def training_input(self, x: torch.Tensor) -> torch.Tensor:
+        """What the encoder is given in training: freshly random at every step."""
+        return self.clean_input(x)
+
+    def test_input(self, x: torch.Tensor, batch_index: int) -> torch.Tensor:
+        """What the encoder is given for test batch ``batch_index``: the same in every run."""
+        return self.clean_input(x)
+
+    def evaluate(self, model: Any, datamodule: "AutoencoderDataModule") -> tuple[dict[str, float], dict[str, bytes]]:
+        """Task metrics (``test/...``) and artifacts (file name -> bytes), after the standard test."""
+        return {}, {}
+
+
+class Reconstruct(Task):
+    """The plain autoencoder: reconstruct the input (every standard metric is this task's)."""
