@@ -2,8 +2,9 @@
 
 The K autoencoders (one per seed, each initialised as its own run would be) have their
 parameters stacked along a new first axis (``torch.func.stack_module_state``); one step runs
-all of them at once with ``torch.func.vmap`` over ``functional_call``, each on its own shuffled
-mini-batch. The seeds stay independent: the gradient of the summed losses with respect to seed
+all of them at once, each on its own shuffled mini-batch: fully connected models as batched
+matrix products (``aebench.seed_batched``), the others with ``torch.func.vmap`` over
+``functional_call``. The seeds stay independent: the gradient of the summed losses with respect to seed
 k's parameters is seed k's own gradient, and Adam acts elementwise. Random corruption draws
 differ between seeds (``randomness="different"``), so a seed's numbers are its own, though not
 bit for bit those of a run trained alone.
@@ -18,9 +19,11 @@ import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
+from aebench.data.arrays import as_float
 from aebench.data.batches import TensorBatches
 from aebench.data.datamodule import AutoencoderDataModule
 from aebench.models.autoencoder import Autoencoder
+from aebench.seed_batched import SeedBatchedAutoencoder
 
 
 class _LossTerms(nn.Module):
@@ -43,17 +46,28 @@ class _ValidationLoss(_LossTerms):
 
 
 class SeedBatches:
-    """Groups of stacked mini-batches (K, B, ...): seed k's batch in its own shuffled order."""
+    """Groups of stacked mini-batches (K, B, ...): seed k's batch in its own shuffled order, the very
+    order ``TensorBatches(data, batch_size, shuffle=True, seed=seed)`` gives a run alone, gathered
+    for all seeds by one indexing operation a step."""
 
     def __init__(self, data: torch.Tensor, batch_size: int, seeds: Sequence[int], group: int):
-        self.streams = [TensorBatches(data, batch_size, shuffle=True, seed=seed, group=group) for seed in seeds]
+        self.data, self.batch_size, self.group = data, batch_size, group
+        self.generators = [torch.Generator().manual_seed(seed) for seed in seeds]
 
     def __len__(self) -> int:
-        return len(self.streams[0])
+        return -(-(-(-self.data.shape[0] // self.batch_size)) // self.group)
 
     def __iter__(self):
-        for groups in zip(*self.streams):
-            yield [torch.stack(batches) for batches in zip(*groups)]
+        count = self.data.shape[0]
+        orders = torch.stack([torch.randperm(count, generator=g) for g in self.generators]).to(self.data.device)
+        pending = []
+        for start in range(0, count, self.batch_size):
+            pending.append(as_float(self.data[orders[:, start:start + self.batch_size]]))
+            if len(pending) == self.group:
+                yield pending
+                pending = []
+        if pending:
+            yield pending
 
 
 class SeedMeans:
@@ -87,6 +101,9 @@ class SeedEnsemble(L.LightningModule):
         self.stacked = nn.ParameterList([nn.Parameter(params[name]) for name in self.names])
         template = self.models[0]
         self._terms, self._validation = _LossTerms(template), _ValidationLoss(template)
+        # fully connected models: batched matrix products, no vmap (aebench.seed_batched)
+        self.batched = SeedBatchedAutoencoder(template, self.names) if SeedBatchedAutoencoder.supports(template) \
+            else None
         self.lr = template.lr
         self.automatic_optimization = False
         self.train_means = SeedMeans(template.train_means.names)
@@ -113,7 +130,10 @@ class SeedEnsemble(L.LightningModule):
 
     def training_step(self, groups: list[torch.Tensor], call_index: int) -> None:
         for xs in groups:  # xs: (K, B, ...)
-            terms = self._call(self._terms, (0,), xs)  # (K, terms)
+            if self.batched is not None:
+                terms = self.batched.loss_terms(list(self.stacked), xs)  # (K, terms)
+            else:
+                terms = self._call(self._terms, (0,), xs)
             loss = terms.sum()  # seeds do not interact: each gets its own gradient
             if self._plain_optimizer is not None:
                 self._plain_optimizer.zero_grad(set_to_none=True)
@@ -132,7 +152,8 @@ class SeedEnsemble(L.LightningModule):
             for group in self.trainer.datamodule.validation_batches():
                 for x in group:  # one fixed task input per batch, shared by the seeds (as Autoencoder.validate)
                     inputs = task.test_input(x, batch_number)
-                    losses = self._call(self._validation, (None, None), inputs, x)
+                    losses = self.batched.validation_loss(list(self.stacked), inputs, x) if self.batched is not None \
+                        else self._call(self._validation, (None, None), inputs, x)
                     self.val_means.update(losses[:, None], weight=x.shape[0])
                     batch_number += 1
         train, val = self.train_means.compute_and_reset(), self.val_means.compute_and_reset()

@@ -22,6 +22,54 @@ def test_vectorised_loss_terms_equal_each_models_own(make_config):
         assert torch.allclose(together[index], alone, rtol=1e-5, atol=1e-7)
 
 
+@pytest.mark.parametrize("overrides", [
+    ["model=deep", "regularizer=combined", "+regularizer@regularizer.terms.l2=l2",
+     "+regularizer@regularizer.terms.sparse_kl=sparse_kl"],
+    ["model=undercomplete", "model.tied_weights=true", "regularizer=sparse_l1"],
+    ["model=linear", "model.loss=l1"],
+    ["model=overcomplete", "model.loss=bce", "regularizer=l2"],
+    ["model=deep", "dataset=patches", "task=colorize"],
+])
+def test_batched_products_give_each_seeds_own_loss_terms(make_config, overrides):
+    """Fully connected models skip vmap: bmm over stacked weights gives model k's terms for seed k."""
+    plans = [plan_run(seed_config(make_config(*overrides), seed)) for seed in (0, 1, 2)]
+    ensemble = SeedEnsemble([p.model for p in plans], [0, 1, 2])
+    assert ensemble.batched is not None
+    xs = torch.rand(3, 16, *plans[0].datamodule.sample_shape)
+    together = ensemble.batched.loss_terms(list(ensemble.stacked), xs)
+    for index, plan in enumerate(plans):
+        alone = torch.stack(plan.model.loss_terms(xs[index]))
+        assert torch.allclose(together[index], alone, rtol=1e-5, atol=1e-7), (together[index], alone)
+    validation = ensemble.batched.validation_loss(list(ensemble.stacked), plans[0].model.task.clean_input(xs[0]),
+                                                  xs[0])
+    for index, plan in enumerate(plans):
+        model = plan.model
+        alone = model.reconstruction_loss(model.decoder(model.encoder(model.task.clean_input(xs[0]))), xs[0])
+        assert validation[index].item() == pytest.approx(alone.item(), rel=1e-5)
+
+
+def test_seed_batches_are_each_seeds_own_batches():
+    from aebench.data.batches import TensorBatches
+    from aebench.ensemble import SeedBatches
+
+    data = torch.randint(0, 255, (203, 1, 4, 4), dtype=torch.uint8)
+    together = SeedBatches(data, 16, [3, 5, 9], group=4)
+    alone = [TensorBatches(data, 16, shuffle=True, seed=seed, group=4) for seed in (3, 5, 9)]
+    for _ in range(2):  # two epochs: each reshuffles as a run alone would
+        groups = list(together)
+        assert len(groups) == len(together) == len(alone[0])
+        for index, stream in enumerate(alone):
+            own = [batch for group in stream for batch in group]
+            stacked = [batch[index] for group in groups for batch in group]
+            assert len(own) == len(stacked) and all(torch.equal(a, b) for a, b in zip(own, stacked))
+
+
+def test_models_the_batched_products_cannot_run_keep_vmap(make_config):
+    for overrides in (["model=conv"], ["regularizer=contractive"]):
+        plans = [plan_run(seed_config(make_config(*overrides), seed)) for seed in (0, 1)]
+        assert SeedEnsemble([p.model for p in plans], [0, 1]).batched is None
+
+
 def test_seed_list_trains_one_run_per_seed_as_if_alone(make_config, client):
     cfg = make_config("seed=[0,1,2]", "trainer.max_epochs=4")
     results = train_seeds(cfg)

@@ -22,6 +22,7 @@ class Regularizer:
 
     name: str = "regularizer"
     has_penalty: bool = True
+    seed_batched: bool = False  # seed_penalty exists: K seeds train as batched products (aebench.seed_batched)
 
     def bind(self, model: "Autoencoder") -> None:
         """Called once with the model it will train; raise ConfigError if the pair cannot work."""
@@ -36,3 +37,8 @@ class Regularizer:
 
     def penalty(self, model: "Autoencoder", inputs: torch.Tensor, code: torch.Tensor) -> torch.Tensor | None:
         return None
+
+    def seed_penalty(self, weights: list[torch.Tensor], inputs: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
+        """The penalty of K seeds at once, shaped (K,): ``inputs`` (K, B, ...), ``code`` (K, B, C) and
+        the weight matrices of the model, each stacked over seeds (K, ...). Only where ``seed_batched``."""
+        raise NotImplementedError(f"{self.name} has no seed-batched penalty")

@@ -21,6 +21,7 @@ NOISES = ("gaussian", "masking", "salt_pepper")
 class Denoising(Regularizer):
     name = "denoising"
     has_penalty = False
+    seed_batched = True  # elementwise corruption, whatever the leading axes
 
     def __init__(self, noise: str = "masking", noise_std: float = 0.1, noise_prob: float = 0.3):
         self.noise = require_choice("noise", noise, NOISES)

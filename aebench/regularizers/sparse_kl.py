@@ -18,14 +18,15 @@ EPSILON = 1e-6  # keeps log finite when a unit's batch mean reaches 0 or 1
 
 
 def kl_sparsity(code: torch.Tensor, target: float) -> torch.Tensor:
-    """sum_j KL(target || mean_b code[b, j])."""
-    rho_hat = code.mean(dim=0).clamp(EPSILON, 1 - EPSILON)
+    """sum_j KL(target || mean_b code[..., b, j]): a number for codes (B, C), one per seed for (K, B, C)."""
+    rho_hat = code.mean(dim=-2).clamp(EPSILON, 1 - EPSILON)
     rho = target
-    return (rho * torch.log(rho / rho_hat) + (1 - rho) * torch.log((1 - rho) / (1 - rho_hat))).sum()
+    return (rho * torch.log(rho / rho_hat) + (1 - rho) * torch.log((1 - rho) / (1 - rho_hat))).sum(dim=-1)
 
 
 class SparseKL(Regularizer):
     name = "sparse_kl"
+    seed_batched = True
 
     def __init__(self, target: float = 0.05, weight: float = 0.1):
         self.target = require_number("target", target, minimum=0.0, maximum=1.0, open_minimum=True, open_maximum=True)
@@ -37,4 +38,7 @@ class SparseKL(Regularizer):
                               "sigmoid for regularizer=sparse_kl, which needs code activations in (0, 1)")
 
     def penalty(self, model, inputs, code) -> torch.Tensor:
+        return self.weight * kl_sparsity(code.float(), self.target)
+
+    def seed_penalty(self, weights, inputs, code) -> torch.Tensor:
         return self.weight * kl_sparsity(code.float(), self.target)

@@ -10,9 +10,13 @@ from aebench.regularizers.base import Regularizer
 
 class SparseL1(Regularizer):
     name = "sparse_l1"
+    seed_batched = True
 
     def __init__(self, weight: float = 1e-3):
         self.weight = require_number("weight", weight, minimum=0.0)
 
     def penalty(self, model, inputs, code) -> torch.Tensor:
         return self.weight * code.abs().sum(dim=1).mean()
+
+    def seed_penalty(self, weights, inputs, code) -> torch.Tensor:
+        return self.weight * code.abs().sum(dim=-1).mean(dim=-1)
