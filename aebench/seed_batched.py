@@ -8,8 +8,8 @@ the operators of one seed alone, each K times larger: ``vmap`` over ``functional
 about 0.4 ms of dispatch a step instead (BENCHMARKS.md). Seed k's loss terms equal its own
 model's to float rounding (tests/test_ensemble.py).
 
-Models with other layers (convolutions) and regularizers without a seed-batched penalty
-(contractive) keep the ``vmap`` path of :class:`aebench.ensemble.SeedEnsemble`.
+Models with other layers (convolutions) and regularizers without a seed-batched penalty (the
+contractive penalty of deeper encoders) keep the ``vmap`` path of :class:`aebench.ensemble.SeedEnsemble`.
 """
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ class SeedBatchedAutoencoder:
         name_of = {id(parameter): name for name, parameter in model.named_parameters()}
         self.encoder_steps = self.plan(model.encoder, "encoder", name_of)
         self.decoder_steps = self.plan(model.decoder, "decoder", name_of)
-        self.weight_positions = [self.position[name] for name, p in model.named_parameters() if p.ndim >= 2]
+        self.weight_positions = {name: self.position[name] for name, p in model.named_parameters() if p.ndim >= 2}
 
     @staticmethod
     def supports(model: nn.Module) -> bool:
@@ -106,7 +106,7 @@ class SeedBatchedAutoencoder:
         inputs = inputs.unflatten(0, (count, batch))
         code = self.encode(params, inputs)
         terms = [per_seed_reconstruction_loss(model.loss_name, self.run(self.decoder_steps, params, code), xs)]
-        weights = [params[position] for position in self.weight_positions]
+        weights = {name: params[position] for name, position in self.weight_positions.items()}
         for regularizer in model.regularizers:
             if regularizer.has_penalty:
                 terms.append(regularizer.seed_penalty(weights, inputs, code))

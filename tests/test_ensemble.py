@@ -29,6 +29,8 @@ def test_vectorised_loss_terms_equal_each_models_own(make_config):
     ["model=linear", "model.loss=l1"],
     ["model=overcomplete", "model.loss=bce", "regularizer=l2"],
     ["model=deep", "dataset=patches", "task=colorize"],
+    ["model=undercomplete", "regularizer=contractive"],  # the closed form, on stacked encoder matrices
+    ["model=overcomplete", "model.tied_weights=true", "model.activation=tanh", "regularizer=contractive"],
 ])
 def test_batched_products_give_each_seeds_own_loss_terms(make_config, overrides):
     """Fully connected models skip vmap: bmm over stacked weights gives model k's terms for seed k."""
@@ -65,7 +67,7 @@ def test_seed_batches_are_each_seeds_own_batches():
 
 
 def test_models_the_batched_products_cannot_run_keep_vmap(make_config):
-    for overrides in (["model=conv"], ["regularizer=contractive"]):
+    for overrides in (["model=conv"], ["model=deep", "regularizer=contractive"]):
         plans = [plan_run(seed_config(make_config(*overrides), seed)) for seed in (0, 1)]
         assert SeedEnsemble([p.model for p in plans], [0, 1]).batched is None
 

@@ -38,7 +38,8 @@ class Regularizer:
     def penalty(self, model: "Autoencoder", inputs: torch.Tensor, code: torch.Tensor) -> torch.Tensor | None:
         return None
 
-    def seed_penalty(self, weights: list[torch.Tensor], inputs: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
+    def seed_penalty(self, weights: dict[str, torch.Tensor], inputs: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
         """The penalty of K seeds at once, shaped (K,): ``inputs`` (K, B, ...), ``code`` (K, B, C) and
-        the weight matrices of the model, each stacked over seeds (K, ...). Only where ``seed_batched``."""
+        the model's weight matrices by parameter name, each stacked over seeds (K, ...). Only where
+        ``seed_batched``."""
         raise NotImplementedError(f"{self.name} has no seed-batched penalty")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import torch
 
+from aebench.activations import DERIVATIVE_FROM_OUTPUT
 from aebench.errors import require_int, require_number
 from aebench.jacobian import EncoderJacobian
 from aebench.regularizers.base import Regularizer
@@ -23,9 +24,18 @@ class Contractive(Regularizer):
         self.weight = require_number("weight", weight, minimum=0.0)
         self.projections = None if projections is None else require_int("projections", projections, minimum=1)
         self._jacobian: EncoderJacobian | None = None
+        self._weight_name: str | None = None  # the closed form's one encoder matrix, by parameter name
 
     def bind(self, model) -> None:
         self._jacobian = EncoderJacobian(model.encoder)
+        if self._jacobian.route == "closed form":
+            layer = self._jacobian.chain[0][0]
+            self._weight_name = next(name for name, p in model.named_parameters() if p is layer.weight)
+
+    @property
+    def seed_batched(self) -> bool:
+        """The closed form runs on stacked seeds; the other routes differentiate the encoder itself."""
+        return self._weight_name is not None
 
     @property
     def needs_input_grad(self) -> bool:
@@ -34,3 +44,9 @@ class Contractive(Regularizer):
     def penalty(self, model, inputs, code) -> torch.Tensor:
         squared = self._jacobian.sq_norm(inputs, code, self.projections, create_graph=True)
         return self.weight * squared.mean()
+
+    def seed_penalty(self, weights, inputs, code) -> torch.Tensor:
+        """The closed form for K seeds: code (K, B, C), the encoder matrix (K, C, inputs)."""
+        derivative = DERIVATIVE_FROM_OUTPUT[self._jacobian.chain[0][2]](code)
+        norms = weights[self._weight_name].pow(2).sum(dim=-1).to(derivative.dtype)  # (K, C): ||W_j||^2
+        return self.weight * (derivative.pow(2) @ norms.unsqueeze(-1)).squeeze(-1).mean(dim=-1)

@@ -23,4 +23,4 @@ class L2(Regularizer):
         return 0.5 * self.weight * sum(p.pow(2).sum() for p in weights)
 
     def seed_penalty(self, weights, inputs, code) -> torch.Tensor:
-        return 0.5 * self.weight * sum(w.pow(2).flatten(1).sum(dim=1) for w in weights)
+        return 0.5 * self.weight * sum(w.pow(2).flatten(1).sum(dim=1) for w in weights.values())
