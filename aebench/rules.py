@@ -33,6 +33,7 @@ class Combination:
     noise: str | None
     task: str
     task_needs: tuple[str, ...]
+    task_reshapes: bool        # the encoder's input is shaped unlike the sample (colorize)
     has_labels: bool
     code_dim: int | None
 
@@ -54,6 +55,7 @@ def describe(cfg: DictConfig, arrays: DatasetArrays) -> Combination:
                        is_image=arrays.is_image,
                        unit_range=arrays.unit_range, code_activation=code_activation_of(cfg.model),
                        loss=cfg.model.get("loss", "mse"), noise=noise, task=task.name, task_needs=task.needs,
+                       task_reshapes=task.model_input_shape(arrays.sample_shape) != arrays.sample_shape,
                        has_labels=arrays.labels is not None, code_dim=cfg.model.get("code_dim"))
 
 
@@ -94,12 +96,25 @@ def _lacks(c: Combination) -> str | None:
 NEED_WORDS = {"images": "images", "colour": "colour images (3 channels)", "labels": "labelled data",
               "unit_range": "data in [0, 1]"}
 
+
+def _gives(c: Combination, need: str) -> str:
+    """What the data gives instead of ``need``."""
+    if need == "labels":
+        return "no labels"
+    if need == "unit_range":
+        return "values not scaled to [0, 1]"
+    return f"samples shaped {c.sample_shape}"
+
+
 RULES += (
     Rule("a task needs its kind of data",
          lambda c: _lacks(c) is not None,
          lambda c: ConfigError("task", c.task, f"a task for this data: task={c.task} needs {NEED_WORDS[_lacks(c)]}, "
-                               f"and dataset={c.dataset} gives samples shaped {c.sample_shape}"
-                               + ("" if c.unit_range else ", not in [0, 1]"))),
+                               f"and dataset={c.dataset} gives {_gives(c, _lacks(c))}")),
+    Rule("stacked reconstructs its own input",
+         lambda c: c.model == "stacked" and c.task_reshapes,
+         lambda c: ConfigError("model", c.model, f"a model other than stacked for task={c.task}: each layer-wise "
+                               "pretraining stage of stacked reconstructs its own input, which this task reshapes")),
     Rule("denoise corrupts the input once",
          lambda c: c.task == "denoise" and "denoising" in c.regularizers,
          lambda c: ConfigError("regularizer", c.regularizer_label, "a regularizer without denoising: task=denoise "

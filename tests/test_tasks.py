@@ -189,8 +189,13 @@ def test_colorize_takes_grey_in_and_gives_colour_out(make_config, client, tmp_pa
 def test_colorize_needs_colour(make_config):
     with pytest.raises(ConfigError, match="task='colorize' is not allowed: .*needs colour images.*digits"):
         train(make_config("task=colorize"))
-    with pytest.raises(ConfigError, match="model='stacked' is not allowed"):
+    with pytest.raises(ConfigError, match="model='stacked' is not allowed: a model other than stacked for "
+                                          "task=colorize"):
         train(make_config("task=colorize", "dataset=patches", "model=stacked"))
+    from aebench.models import stacked
+
+    with pytest.raises(ConfigError, match=r"output_shape=\(3, 4, 4\) is not allowed: the input's shape \(1, 4, 4\)"):
+        stacked(input_shape=(1, 4, 4), output_shape=(3, 4, 4))
 
 
 # ---- dewatermark -----------------------------------------------------------------------------------------------

@@ -67,8 +67,9 @@ def stacked(input_shape: Sequence[int], code_dim: int = 16, hidden_dims: Sequenc
     require_activation("activation", activation)
     require_activation("code_activation", code_activation)
     require_int("pretrain_epochs", pretrain_epochs, minimum=0)
-    require(not training.get("output_shape") or tuple(training["output_shape"]) == tuple(input_shape), "model",
-            "stacked", "a model whose output has the input's shape: each pretraining stage reconstructs its input")
+    output_shape = tuple(training.get("output_shape") or input_shape)
+    require(output_shape == tuple(input_shape), "output_shape", output_shape,
+            f"the input's shape {tuple(input_shape)}: each pretraining stage of stacked reconstructs its input")
     input_shape = tuple(input_shape)
     widths = [math.prod(input_shape), *hidden_dims, code_dim]
     activations = [activation] * len(hidden_dims) + [code_activation]

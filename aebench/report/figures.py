@@ -59,6 +59,8 @@ def psnr_by_code_size(board: Leaderboard, runs: pd.DataFrame) -> bytes | None:
     if "metrics.test/psnr" not in members or "metrics.model/code_dim" not in members:
         return None
     members = members.dropna(subset=["metrics.test/psnr", "metrics.model/code_dim"]).copy()
+    if members.empty:  # data without PSNR (tables)
+        return None
     members["code_dim"] = members["metrics.model/code_dim"].astype(int)
     figure, axes = plt.subplots(figsize=(7, 4.2))
     for (model, regularizer), group in members.groupby(["model", "regularizer"]):
