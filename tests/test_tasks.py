@@ -186,6 +186,17 @@ def test_colorize_takes_grey_in_and_gives_colour_out(make_config, client, tmp_pa
     assert grid.mode == "RGB" and grid.size[1] > 3 * 48
 
 
+@pytest.mark.parametrize("name", ["undercomplete", "conv"])
+def test_a_colourising_model_saves_and_loads_with_its_output_shape(tmp_path, name):
+    from aebench.models import create_model, load_autoencoder, save_autoencoder
+
+    model = create_model(name, input_shape=(1, 8, 8), output_shape=(3, 8, 8), code_dim=4)
+    save_autoencoder(model, tmp_path / "model.pt")
+    loaded = load_autoencoder(tmp_path / "model.pt")
+    x = torch.rand(2, 1, 8, 8)
+    assert loaded.output_shape == (3, 8, 8) and torch.equal(loaded(x), model(x))
+
+
 def test_colorize_needs_colour(make_config):
     with pytest.raises(ConfigError, match="task='colorize' is not allowed: .*needs colour images.*digits"):
         train(make_config("task=colorize"))
