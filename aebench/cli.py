@@ -46,7 +46,6 @@ def run_one(cfg: DictConfig) -> str | None:
 
 def run_single(cfg: DictConfig) -> None:
     from aebench.build import is_seed_list
-    from aebench.regularizers import regularizer_label
     from aebench.tracking import ui_command
     from aebench.train import train, train_seeds
 
@@ -64,15 +63,21 @@ def run_single(cfg: DictConfig) -> None:
         sys.exit(1)
     if result.run_id is None:  # a data-parallel rank other than 0: rank 0 reports
         return
-    task = "" if cfg.task.name == "reconstruct" else f" / task {cfg.task.name}"
-    title = f"{cfg.dataset.name} / {cfg.model.name} / {regularizer_label(cfg.regularizer)}{task} / seed {cfg.seed}"
-    print(f"\naebench: {title}")
+    print(f"\naebench: {run_title(cfg)} / seed {cfg.seed}")
     shown = summary_metrics(cfg, result.metrics)
     width = max(11, *(len(name) for name in shown)) if shown else 11
     for name in shown:
         print(f"  {name:<{width}} {result.metrics[name]:.4f}")
     print(f"  {'run':<{width}} {result.run_id} (experiment '{cfg.tracking.experiment}', {cfg.tracking.uri})")
     print(f"  {'MLflow UI':<{width}} {ui_command(cfg.tracking.uri)}")
+
+
+def run_title(cfg: DictConfig) -> str:
+    """dataset / model / regularizer, and the task unless it is the default."""
+    from aebench.regularizers import regularizer_label
+
+    task = "" if cfg.task.name == "reconstruct" else f" / task {cfg.task.name}"
+    return f"{cfg.dataset.name} / {cfg.model.name} / {regularizer_label(cfg.regularizer)}{task}"
 
 
 def summary_metrics(cfg: DictConfig, metrics: dict[str, float]) -> list[str]:
@@ -86,12 +91,9 @@ def summary_metrics(cfg: DictConfig, metrics: dict[str, float]) -> list[str]:
 
 
 def report_seeds(cfg: DictConfig, results) -> None:
-    from aebench.regularizers import regularizer_label
     from aebench.tracking import ui_command
 
-    task = "" if cfg.task.name == "reconstruct" else f" / task {cfg.task.name}"
-    print(f"\naebench: {cfg.dataset.name} / {cfg.model.name} / {regularizer_label(cfg.regularizer)}{task}, "
-          f"seeds {list(cfg.seed)} trained as one vectorised model")
+    print(f"\naebench: {run_title(cfg)}, seeds {list(cfg.seed)} trained as one vectorised model")
     for seed, result in zip(cfg.seed, results):
         shown = summary_metrics(cfg, result.metrics)
         scores = "  ".join(f"{name} {result.metrics[name]:.4f}" for name in shown)

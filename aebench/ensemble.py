@@ -186,12 +186,11 @@ class SeedDataModule(L.LightningDataModule):
         return batch
 
     def train_dataloader(self) -> SeedBatches:
-        device = self.trainer.strategy.root_device
-        data = self.inner.stored[self.inner.split.train].to(device)
+        data = self.inner.resident("train", self.trainer.strategy.root_device)
         return SeedBatches(data, self.inner.batch_size, self.seeds, self.inner.steps_per_call)
 
     def validation_batches(self) -> TensorBatches:
-        device = self.trainer.strategy.root_device
-        data = self.inner.stored[self.inner.split.val].to(device)
+        """Read every epoch: the val split stays on the device between epochs."""
+        data = self.inner.resident("val", self.trainer.strategy.root_device)
         return TensorBatches(data, self.inner.batch_size, shuffle=False, group=self.inner.steps_per_call)
 

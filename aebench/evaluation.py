@@ -18,9 +18,14 @@ from aebench.metrics import CodeStatistics, MetricOptions, psnr_metric, reconstr
 DENOISE_NOISE_SEED = 20110628  # fixed: every model sees the same noisy test inputs
 
 
+def seeded_generator(x: torch.Tensor, seed: int) -> torch.Generator:
+    """A generator on ``x``'s device seeded with ``seed``: fixed test-time randomness, the same in every run."""
+    return torch.Generator(device=x.device).manual_seed(seed)
+
+
 def fixed_noise(x: torch.Tensor, batch_idx: int) -> torch.Tensor:
     """N(0, 1) noise shaped like test batch ``batch_idx``, the same for every model and run."""
-    generator = torch.Generator(device=x.device).manual_seed(DENOISE_NOISE_SEED + batch_idx)
+    generator = seeded_generator(x, DENOISE_NOISE_SEED + batch_idx)
     return torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
 
 

@@ -66,26 +66,6 @@ class Rule:
     error: Callable[[Combination], ConfigError]
 
 
-RULES: tuple[Rule, ...] = (
-    Rule("conv needs images",
-         lambda c: c.model == "conv" and not c.is_image,
-         lambda c: ConfigError("model", c.model, "model=conv needs images shaped (channels, height, width); "
-                               f"dataset={c.dataset} gives vectors shaped {c.sample_shape}")),
-    Rule("sparse_kl needs codes in (0, 1)",
-         lambda c: "sparse_kl" in c.regularizers and c.code_activation not in UNIT_INTERVAL_ACTIVATIONS,
-         lambda c: ConfigError("regularizer", c.regularizer_label, "regularizer=sparse_kl needs code activations "
-                               "in (0, 1), a sigmoid code layer; the code activation of "
-                               f"model={c.model} is {c.code_activation}")),
-    Rule("bce needs data in [0, 1]",
-         lambda c: c.loss == "bce" and not c.unit_range,
-         lambda c: ConfigError("model.loss", c.loss, f"mse or l1: dataset={c.dataset} is not scaled to [0, 1]")),
-    Rule("salt_pepper needs data in [0, 1]",
-         lambda c: c.noise == "salt_pepper" and not c.unit_range,
-         lambda c: ConfigError("regularizer.noise", c.noise, f"gaussian or masking: dataset={c.dataset} is not "
-                               "scaled to [0, 1], so salt-and-pepper values 0 and 1 mean nothing")),
-)
-
-
 def _lacks(c: Combination) -> str | None:
     """The first thing the task needs that the data is not."""
     have = {"images": c.is_image, "colour": c.is_image and c.sample_shape[0] == 3, "labels": c.has_labels,
@@ -106,7 +86,23 @@ def _gives(c: Combination, need: str) -> str:
     return f"samples shaped {c.sample_shape}"
 
 
-RULES += (
+RULES: tuple[Rule, ...] = (
+    Rule("conv needs images",
+         lambda c: c.model == "conv" and not c.is_image,
+         lambda c: ConfigError("model", c.model, "model=conv needs images shaped (channels, height, width); "
+                               f"dataset={c.dataset} gives vectors shaped {c.sample_shape}")),
+    Rule("sparse_kl needs codes in (0, 1)",
+         lambda c: "sparse_kl" in c.regularizers and c.code_activation not in UNIT_INTERVAL_ACTIVATIONS,
+         lambda c: ConfigError("regularizer", c.regularizer_label, "regularizer=sparse_kl needs code activations "
+                               "in (0, 1), a sigmoid code layer; the code activation of "
+                               f"model={c.model} is {c.code_activation}")),
+    Rule("bce needs data in [0, 1]",
+         lambda c: c.loss == "bce" and not c.unit_range,
+         lambda c: ConfigError("model.loss", c.loss, f"mse or l1: dataset={c.dataset} is not scaled to [0, 1]")),
+    Rule("salt_pepper needs data in [0, 1]",
+         lambda c: c.noise == "salt_pepper" and not c.unit_range,
+         lambda c: ConfigError("regularizer.noise", c.noise, f"gaussian or masking: dataset={c.dataset} is not "
+                               "scaled to [0, 1], so salt-and-pepper values 0 and 1 mean nothing")),
     Rule("a task needs its kind of data",
          lambda c: _lacks(c) is not None,
          lambda c: ConfigError("task", c.task, f"a task for this data: task={c.task} needs {NEED_WORDS[_lacks(c)]}, "

@@ -148,6 +148,13 @@ class TrackingStore:
         """``status`` is FINISHED, FAILED or KILLED."""
         self.client.set_terminated(run_id, status)
 
+    def download_artifact(self, run_id: str, name: str, folder: str) -> Path | None:
+        """The run's artifact ``name``, copied into ``folder``; None when the run has no such artifact."""
+        try:
+            return Path(self.client.download_artifacts(run_id, name, folder))
+        except Exception:  # noqa: BLE001 (MLflow raises several kinds for a missing artifact)
+            return None
+
 
 class RunLogger(Logger):
     """Lightning logger writing epoch metrics into an existing MLflow run (step = epoch), each

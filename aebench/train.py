@@ -187,15 +187,20 @@ def _probe(plan: RunPlan, test_codes: np.ndarray) -> dict[str, float]:
                             datamodule.labels("test").numpy())
 
 
+def log_code_map(store: TrackingStore, run_id: str, points: np.ndarray, labels: torch.Tensor | None) -> None:
+    """The artifact ``codes_2d.npz``: the test codes on their first two principal components, and labels."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "codes_2d.npz"
+        np.savez_compressed(path, points=points.astype(np.float32),
+                            labels=np.array([]) if labels is None else labels.numpy())
+        store.client.log_artifact(run_id, str(path))
+
+
 def _log_artifacts(plan: RunPlan, store: TrackingStore, run_id: str, test_codes: np.ndarray,
                    extra: Mapping[str, bytes]) -> None:
     store.client.log_text(run_id, OmegaConf.to_yaml(plan.cfg, resolve=True), "config.yaml")
     with tempfile.TemporaryDirectory() as folder:
-        labels = plan.datamodule.labels("test")
-        codes = Path(folder) / "codes_2d.npz"  # the test codes on their first two principal components
-        np.savez_compressed(codes, points=code_map(test_codes).astype(np.float32),
-                            labels=np.array([]) if labels is None else labels.numpy())
-        store.client.log_artifact(run_id, str(codes))
+        log_code_map(store, run_id, code_map(test_codes), plan.datamodule.labels("test"))
         if plan.datamodule.arrays.is_image:
             model = plan.model.eval()
             originals = plan.datamodule.inputs("test")[:GRID_IMAGES].to(model.device)

@@ -29,7 +29,7 @@ def test_mnist_family_reads_idx_files(tmp_path, name, gzipped):
     assert test_inputs.dtype == torch.float32 and test_inputs.max() <= 1.0
     assert torch.allclose(test_inputs[:, 0] * 255, torch.from_numpy(written["t10k-images-idx3-ubyte"]).float())
     batches = [batch for group in module.train_dataloader() for batch in group]
-    assert all(b.dtype == torch.float32 for b in batches) and module._resident("train").dtype == torch.uint8
+    assert all(b.dtype == torch.float32 for b in batches) and module.resident("train").dtype == torch.uint8
     pooled = AutoencoderDataModule(load_dataset(name, root=str(tmp_path), official_split=False), test_fraction=0.25)
     assert pooled.split.test.tolist() != list(range(40, 52)) and len(pooled.split.test) == 13
 

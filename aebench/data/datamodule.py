@@ -14,18 +14,21 @@ class AutoencoderDataModule(L.LightningDataModule):
 
     ``split_seed`` fixes which samples go where (the same for every run of a benchmark);
     ``shuffle_seed`` fixes the order of training batches (it follows the run's seed);
-    ``steps_per_call`` mini-batches go to each Lightning step (see ``Autoencoder.training_step``).
+    ``steps_per_call`` mini-batches go to each Lightning step (see ``Autoencoder.training_step``);
+    ``split`` replaces the seeded split (the anomaly task leaves a class out of it).
     """
 
     def __init__(self, arrays: DatasetArrays, batch_size: int = 64, *, split_seed: int = 0,
-                 val_fraction: float = 0.1, test_fraction: float = 0.2, shuffle_seed: int = 0, steps_per_call: int = 1):
+                 val_fraction: float = 0.1, test_fraction: float = 0.2, shuffle_seed: int = 0, steps_per_call: int = 1,
+                 split: Split | None = None):
         super().__init__()
         self.arrays = arrays
         self.batch_size = require_int("batch_size", batch_size, minimum=1)
         self.steps_per_call = require_int("steps_per_call", steps_per_call, minimum=1)
         self.shuffle_seed = shuffle_seed
         self.split_options = {"split_seed": split_seed, "val_fraction": val_fraction, "test_fraction": test_fraction}
-        self.split: Split = seeded_split(arrays.x.shape[0], **self.split_options, test_indices=arrays.test_indices)
+        self.split: Split = split or seeded_split(arrays.x.shape[0], **self.split_options,
+                                                  test_indices=arrays.test_indices)
         self.stored = self._standardized(arrays.x) if arrays.standardize else arrays.x  # uint8 stays uint8
         self._on_device: dict[str, torch.Tensor] = {}
 
@@ -50,14 +53,11 @@ class AutoencoderDataModule(L.LightningDataModule):
 
     def without_class(self, label: int) -> "AutoencoderDataModule":
         """The same data with class ``label`` left out of the train and val splits (the test keeps it)."""
-        kept = AutoencoderDataModule(self.arrays, self.batch_size, shuffle_seed=self.shuffle_seed,
-                                     steps_per_call=self.steps_per_call, **self.split_options)
         labels = self.arrays.labels
-        kept.split = Split(train=self.split.train[labels[self.split.train] != label],
-                           val=self.split.val[labels[self.split.val] != label], test=self.split.test)
-        if self.arrays.standardize:  # statistics of the data it trains on
-            kept.stored = kept._standardized(self.arrays.x)
-        return kept
+        split = Split(train=self.split.train[labels[self.split.train] != label],
+                      val=self.split.val[labels[self.split.val] != label], test=self.split.test)
+        return AutoencoderDataModule(self.arrays, self.batch_size, shuffle_seed=self.shuffle_seed,
+                                     steps_per_call=self.steps_per_call, split=split, **self.split_options)
 
     def with_inputs(self, x: torch.Tensor, name: str) -> "AutoencoderDataModule":
         """The same split and batches over other per-sample inputs (codes of a lower layer, say)."""
@@ -70,8 +70,9 @@ class AutoencoderDataModule(L.LightningDataModule):
         trainer = getattr(self, "trainer", None)
         return trainer.strategy.root_device if trainer is not None else torch.device("cpu")
 
-    def _resident(self, stage: str) -> torch.Tensor:
-        device = self._device()
+    def resident(self, stage: str, device: torch.device | None = None) -> torch.Tensor:
+        """The stored values of ``stage`` on ``device`` (the trainer's by default), copied there once."""
+        device = self._device() if device is None else device
         cached = self._on_device.get(stage)
         if cached is None or cached.device != device:  # as stored: uint8 images take a quarter of float32
             cached = self.stored[getattr(self.split, stage)].to(device)
@@ -82,7 +83,7 @@ class AutoencoderDataModule(L.LightningDataModule):
         trainer = getattr(self, "trainer", None)
         rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
         group = self.steps_per_call if world == 1 else 1  # under data parallelism: one step per call
-        return TensorBatches(self._resident(stage), self.batch_size, shuffle=shuffle, seed=self.shuffle_seed,
+        return TensorBatches(self.resident(stage), self.batch_size, shuffle=shuffle, seed=self.shuffle_seed,
                              rank=rank, world_size=world, drop_uneven=shuffle, group=group)
 
     def transfer_batch_to_device(self, batch, device: torch.device, dataloader_idx: int):

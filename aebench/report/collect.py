@@ -5,13 +5,12 @@ import json
 import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pandas as pd
 from mlflow.entities import Run
 
 from aebench.errors import ConfigError
-from aebench.sweep.state import KIND, search_all
+from aebench.sweep.state import KIND, counted_runs, search_all
 from aebench.tracking import TrackingStore
 
 
@@ -44,16 +43,10 @@ def _row(run: Run) -> dict:
 
 def _counted(children: list[Run]) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
     """The FINISHED run of each run_key (the latest), and the last failed attempt of the others."""
-    finished, failed = {}, {}
-    for run in sorted(children, key=lambda r: r.info.start_time):
-        key = run.data.tags.get("run_key", run.info.run_id)
-        if run.info.status == "FINISHED":
-            finished[key] = run
-        elif run.info.status in ("FAILED", "KILLED"):
-            failed[key] = run
+    counted = counted_runs(children).values()
     failures = [(run_label(run.data.tags), f"{run.info.status}: {run.data.tags.get('failure_reason', 'no reason')}")
-                for key, run in failed.items() if key not in finished]
-    frame = pd.DataFrame([_row(run) for run in finished.values()])
+                for run in counted if run.info.status in ("FAILED", "KILLED")]
+    frame = pd.DataFrame([_row(run) for run in counted if run.info.status == "FINISHED"])
     return frame, failures
 
 
@@ -61,11 +54,9 @@ def _skipped(store: TrackingStore, parents: list[Run]) -> list[tuple[str, str]]:
     listed: set[tuple[str, str]] = set()
     for parent in parents:
         with tempfile.TemporaryDirectory() as folder:
-            try:
-                path = store.client.download_artifacts(parent.info.run_id, "skipped.json", folder)
-            except Exception:  # noqa: BLE001 (a sweep from before skipped.json: nothing to list)
-                continue
-            listed.update((item["label"], item["reason"]) for item in json.loads(Path(path).read_text()))
+            path = store.download_artifact(parent.info.run_id, "skipped.json", folder)
+            if path is not None:  # None: a sweep from before skipped.json, nothing to list
+                listed.update((item["label"], item["reason"]) for item in json.loads(path.read_text()))
     return sorted(listed)
 
 

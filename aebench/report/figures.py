@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import json
 import tempfile
-from pathlib import Path
 
 import matplotlib
 
@@ -84,20 +83,13 @@ def best_run(board: Leaderboard, runs: pd.DataFrame, position: int) -> pd.Series
     return ordered.iloc[0]
 
 
-def _artifact(store: TrackingStore, run_id: str, name: str, folder: str) -> Path | None:
-    try:
-        return Path(store.client.download_artifacts(run_id, name, folder))
-    except Exception:  # noqa: BLE001 (an artifact a run did not log is left out of the figure)
-        return None
-
-
 def reconstructions(board: Leaderboard, runs: pd.DataFrame, store: TrackingStore) -> bytes | None:
     """The reconstruction grids (originals above reconstructions) of the best runs of the top rows."""
     shown = []
     with tempfile.TemporaryDirectory() as folder:
         for position in range(len(board.rows)):
             run = best_run(board, runs, position)
-            path = _artifact(store, run["run_id"], "reconstructions.png", folder)
+            path = store.download_artifact(run["run_id"], "reconstructions.png", folder)
             if path is not None:
                 shown.append((board.row_label(position), run, plt.imread(path)))
             if len(shown) == TOP:
@@ -123,7 +115,7 @@ def code_maps(board: Leaderboard, runs: pd.DataFrame, store: TrackingStore) -> b
     panels = []
     with tempfile.TemporaryDirectory() as folder:
         for label, run in picks:
-            path = _artifact(store, run["run_id"], "codes_2d.npz", folder)
+            path = store.download_artifact(run["run_id"], "codes_2d.npz", folder)
             if path is not None:
                 saved = np.load(path)
                 panels.append((label, saved["points"], saved["labels"]))
@@ -162,14 +154,14 @@ def rate_distortion(board: Leaderboard, runs: pd.DataFrame, store: TrackingStore
         axes.plot(pca.index, pca.values, linestyle="--", linewidth=2.2, marker="s", markersize=4,
                   color=BASELINE_COLOUR, label="PCA (same quantisation)")
     with tempfile.TemporaryDirectory() as folder:
-        path = _artifact(store, members.iloc[0]["run_id"], "jpeg_curve.json", folder)
+        path = store.download_artifact(members.iloc[0]["run_id"], "jpeg_curve.json", folder)
         points = json.loads(path.read_text()) if path is not None else []
     if points:  # the same test images for every run of the dataset: one curve
         low, high = members[RATE].min(), members[RATE].max()
         shown = sorted((p for p in points if p["bpp"] <= 2 * high and p["bpp"] >= low / 2), key=lambda p: p["bpp"])
         shown = shown or sorted(points, key=lambda p: p["bpp"])
         axes.plot([p["bpp"] for p in shown], [p["psnr"] for p in shown], linestyle=":", linewidth=2, color="black",
-                  label="JPEG (Pillow, quality 1-95)")
+                  label="JPEG (Pillow, quality 1-100)")
     axes.set_xlabel("bits per pixel")
     axes.set_ylabel("test PSNR (dB)")
     axes.set_title(f"{board.title}: rate-distortion", fontsize=10)

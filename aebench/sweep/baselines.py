@@ -3,10 +3,7 @@ the sweep's parent run (tag ``model=pca``), skipped when already FINISHED there.
 from __future__ import annotations
 
 import math
-import tempfile
-from pathlib import Path
 
-import numpy as np
 from omegaconf import OmegaConf
 
 from aebench.baselines import pca_baseline
@@ -14,8 +11,8 @@ from aebench.build import build_datamodule, build_metric_options
 from aebench.config import flatten
 from aebench.sweep.keys import digest
 from aebench.sweep.plan import PlannedJob
-from aebench.sweep.state import KIND, SweepState
-from aebench.version import __version__, git_commit
+from aebench.sweep.state import SweepState
+from aebench.train import log_code_map, run_tags, tracked
 
 
 def log_pca_baselines(jobs: list[PlannedJob], state: SweepState) -> int:
@@ -44,22 +41,12 @@ def log_pca_baselines(jobs: list[PlannedJob], state: SweepState) -> int:
 
 def _log_one(state: SweepState, cfg, datamodule, code_dim: int, key: str) -> None:
     store = state.store
-    tags = {"dataset": cfg.dataset.name, "model": "pca", "regularizer": "none", "seed": "0", "run_key": key,
-            "sweep_id": state.sweep_id, KIND: "run", "aebench.version": __version__,
-            "aebench.git_commit": git_commit()}
+    tags = {**run_tags(cfg), "model": "pca", "regularizer": "none", "seed": "0", "run_key": key,
+            "sweep_id": state.sweep_id}
     params = {**{k: v for k, v in flatten(cfg).items() if k.startswith("dataset.")}, "model.name": "pca",
               "model.code_dim": code_dim, "trainer.batch_size": cfg.trainer.batch_size}
     run_id = store.start_run(f"{cfg.dataset.name}-pca-k{code_dim}", tags, params, parent_run_id=state.parent_run_id)
-    status = "FAILED"
-    try:
+    with tracked(store, run_id):
         metrics, points = pca_baseline(datamodule, code_dim, cfg.trainer.batch_size, build_metric_options(cfg))
         store.log_metrics(run_id, metrics)
-        labels = datamodule.labels("test")
-        with tempfile.TemporaryDirectory() as folder:
-            codes = Path(folder) / "codes_2d.npz"
-            np.savez_compressed(codes, points=points.astype(np.float32),
-                                labels=np.array([]) if labels is None else labels.numpy())
-            store.client.log_artifact(run_id, str(codes))
-        status = "FINISHED"
-    finally:
-        store.finish_run(run_id, status)
+        log_code_map(store, run_id, points, datamodule.labels("test"))

@@ -80,7 +80,7 @@ def run_sweep_job(cfg: DictConfig) -> str:
     except ConfigError:
         return "skipped"  # the launching process listed it with its reason already
     except Exception as error:  # noqa: BLE001 (fault isolation: the run is FAILED, the sweep goes on)
-        status, detail = "FAILED", f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+        status, detail = "FAILED", failure_detail(error)
     else:
         status, detail = result.status, scores(result.metrics)
     report(context, key, label, status, time.perf_counter() - started, detail)
@@ -91,6 +91,12 @@ def report(context: SweepContext, key: str, label: str, status: str, seconds: fl
     progress = context.progress()
     progress.record(key, status, seconds)
     print(progress.line(f"{label}: {status} in {seconds:.1f} s ({detail})"), flush=True)
+
+
+def failure_detail(error: BaseException) -> str:
+    """The error's type and the first line of its message, for a progress line."""
+    text = str(error)
+    return f"{type(error).__name__}: {text.splitlines()[0] if text else ''}"
 
 
 def scores(metrics: dict[str, float]) -> str:
@@ -124,13 +130,13 @@ def run_seed_list(cfg: DictConfig, context: SweepContext, state: SweepState) -> 
             except ConfigError:
                 continue
             except Exception as error:  # noqa: BLE001 (fault isolation)
-                status, detail = "FAILED", f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+                status, detail = "FAILED", failure_detail(error)
             report(context, run_key(seed_cfg), tags(seed_cfg)["aebench.label"], status,
                    time.perf_counter() - single_started, detail)
         return "done"
     except Exception as error:  # noqa: BLE001 (the seeds' runs are FAILED, the sweep goes on)
         results = [None] * len(configs)
-        failure = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+        failure = failure_detail(error)
     share = (time.perf_counter() - started) / len(configs)
     for seed_cfg, result in zip(configs, results):
         status = "FAILED" if result is None else result.status

@@ -5,7 +5,7 @@ import os
 import socket
 import time
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from mlflow.entities import Run
 
@@ -36,6 +36,17 @@ def process_alive(host: str | None, pid: str | None) -> bool:
         return b"aebench" in Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
+
+
+def counted_runs(runs: Iterable[Run]) -> dict[str, Run]:
+    """The run that counts for each ``run_key`` (a run's own id where it has none): the latest
+    FINISHED one if any, else the latest attempt. Summaries and reports count the same runs."""
+    chosen: dict[str, Run] = {}
+    for run in sorted(runs, key=lambda r: r.info.start_time):
+        key = run.data.tags.get("run_key", run.info.run_id)
+        if run.info.status == "FINISHED" or key not in chosen or chosen[key].info.status != "FINISHED":
+            chosen[key] = run
+    return chosen
 
 
 class SweepState:

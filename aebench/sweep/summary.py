@@ -10,6 +10,7 @@ from typing import Iterable
 from mlflow.entities import Run
 
 from aebench.sweep.plan import PlannedJob
+from aebench.sweep.state import counted_runs
 
 COLUMNS = ("test/psnr", "test/mse")
 
@@ -21,19 +22,9 @@ def mean_std(values: list[float]) -> str:
     return f"{statistics.fmean(values):.4g} ± {spread:.2g}"
 
 
-def latest_by_key(children: Iterable[Run]) -> dict[str, Run]:
-    """The run that counts for each run_key: a FINISHED one if any, else the latest attempt."""
-    chosen: dict[str, Run] = {}
-    for run in sorted(children, key=lambda r: r.info.start_time):
-        key = run.data.tags.get("run_key")
-        if key and not (key in chosen and chosen[key].info.status == "FINISHED"):
-            chosen[key] = run
-    return chosen
-
-
 def summarize(jobs: list[PlannedJob], children: Iterable[Run]) -> tuple[str, dict[str, int]]:
     """Markdown text and the counts (finished, failed, skipped, missing)."""
-    runs = latest_by_key(children)
+    runs = counted_runs(children)
     groups: dict[str, list[Run]] = defaultdict(list)
     skipped, failed, missing = [], [], []
     for job in jobs:

@@ -12,9 +12,10 @@ from __future__ import annotations
 import torch
 from torchmetrics.functional.classification import binary_auroc
 
+from aebench.codes import apply_in_chunks, device_of
 from aebench.errors import require_int, require_number
 from aebench.tasks.base import Task
-from aebench.tasks.common import model_device, mse_per_sample, run_in_chunks
+from aebench.tasks.common import mse_per_sample
 
 OUTLIER_SEED = 99
 
@@ -47,7 +48,7 @@ class Anomaly(Task):
             anomalous = labels == self.holdout_class
         else:
             test_x, anomalous = self.with_outliers(test_x, datamodule.arrays.is_image)
-        reconstructed = run_in_chunks(model, test_x, device=model_device(model))
+        reconstructed = apply_in_chunks(model, test_x, device=device_of(model))
         scores = mse_per_sample(reconstructed, test_x)
         return {"test/anomaly_auroc": binary_auroc(scores, anomalous.long()).item()}, {}
 

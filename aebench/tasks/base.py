@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from aebench.evaluation import seeded_generator
+
 if TYPE_CHECKING:
     from aebench.data import AutoencoderDataModule
 
@@ -21,7 +23,7 @@ TEST_SEED = 4242  # fixed test-time transformations: every model sees the same c
 
 def seeded(x: torch.Tensor, index: int) -> torch.Generator:
     """A generator for test batch ``index``, on the batch's device, the same for every run."""
-    return torch.Generator(device=x.device).manual_seed(TEST_SEED + index)
+    return seeded_generator(x, TEST_SEED + index)
 
 
 class Task:

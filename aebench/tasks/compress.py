@@ -23,9 +23,10 @@ import torch
 from PIL import Image
 from sklearn.decomposition import PCA
 
+from aebench.codes import apply_in_chunks, device_of
 from aebench.errors import require_int
 from aebench.tasks.base import Task
-from aebench.tasks.common import model_device, psnr_per_image, run_in_chunks
+from aebench.tasks.common import psnr_per_image
 
 QUALITIES = (1, 2, 3, 5, 8, 10, 15, 20, 25, 30, 40, 50, 60, 70, 80, 90, 95, 100)
 MATCH_TOLERANCE = 0.1  # a JPEG rate within 10 % of the target matches it
@@ -96,12 +97,12 @@ class Compress(Task):
         self.bits = require_int("bits", bits, minimum=1, maximum=16)
 
     def evaluate(self, model, datamodule):
-        device = model_device(model)
+        device = device_of(model)
         train_x, test_x = datamodule.inputs("train"), datamodule.inputs("test")
-        train_codes = run_in_chunks(model.encoder, train_x, device=device)
-        test_codes = run_in_chunks(model.encoder, test_x, device=device)
+        train_codes = apply_in_chunks(model.encoder, train_x, device=device)
+        test_codes = apply_in_chunks(model.encoder, test_x, device=device)
         low, high = train_codes.min(0).values, train_codes.max(0).values
-        decoded = run_in_chunks(model.decode, quantise(test_codes, low, high, self.bits), device=device)
+        decoded = apply_in_chunks(model.decode, quantise(test_codes, low, high, self.bits), device=device)
         _, height, width = test_x.shape[1:]
         bpp = model.code_dim * self.bits / (height * width)
         metrics = {"test/bpp": bpp, "test/compress_psnr": psnr_per_image(decoded, test_x).mean().item()}

@@ -12,10 +12,11 @@ from typing import Sequence
 
 import torch
 
+from aebench.codes import apply_in_chunks, device_of
 from aebench.errors import require, require_number
 from aebench.regularizers.denoising import Denoising
 from aebench.tasks.base import Task, seeded
-from aebench.tasks.common import model_device, psnr_per_image, run_in_chunks
+from aebench.tasks.common import psnr_per_image
 
 
 def fixed_corruption(noise: str, level: float, x: torch.Tensor, index: int) -> torch.Tensor:
@@ -55,12 +56,12 @@ class Denoise(Task):
 
     def evaluate(self, model, datamodule):
         test_x = datamodule.inputs("test")
-        device = model_device(model)
+        device = device_of(model)
         metrics = {}
         for level in self.levels:
             noisy = torch.cat([fixed_corruption(self.corruption.noise, level, batch, index)
                                for index, batch in enumerate(test_x.split(datamodule.batch_size))])
-            denoised = run_in_chunks(model, noisy, device=device)
+            denoised = apply_in_chunks(model, noisy, device=device)
             gain = psnr_per_image(denoised, test_x) - psnr_per_image(noisy.clamp(0, 1), test_x)
             metrics[f"test/denoise_gain_{level:g}"] = gain.mean().item()
         return metrics, {}

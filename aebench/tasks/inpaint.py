@@ -14,9 +14,10 @@ import math
 
 import torch
 
+from aebench.codes import apply_in_chunks, device_of
 from aebench.errors import require_number
 from aebench.tasks.base import Task, seeded
-from aebench.tasks.common import model_device, mse_per_sample, psnr_per_image, run_in_chunks
+from aebench.tasks.common import mse_per_sample, psnr_per_image
 
 
 class Inpaint(Task):
@@ -66,7 +67,7 @@ class Inpaint(Task):
         kind = "psnr" if unit else "mse"
         metrics = {}
         for label, mask in self.test_masks(test_x).items():
-            filled = run_in_chunks(model, test_x.masked_fill(mask, 0.0), device=model_device(model))
+            filled = apply_in_chunks(model, test_x.masked_fill(mask, 0.0), device=device_of(model))
             metrics[f"test/inpaint_{label}{kind}"] = score(filled, test_x, mask).mean().item()
             baseline = torch.where(mask, mean.expand_as(test_x), test_x)
             metrics[f"test/inpaint_{label}mean_{kind}"] = score(baseline, test_x, mask).mean().item()

@@ -13,8 +13,8 @@ import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.manifold import trustworthiness
 
+from aebench.codes import apply_in_chunks, device_of
 from aebench.tasks.base import Task
-from aebench.tasks.common import model_device, run_in_chunks
 
 NEIGHBOURS = 5
 
@@ -45,7 +45,7 @@ class Visualize(Task):
 
     def evaluate(self, model, datamodule):
         train_x, test_x = datamodule.inputs("train"), datamodule.inputs("test")
-        codes = run_in_chunks(model.encoder, test_x, device=model_device(model)).numpy()
+        codes = apply_in_chunks(model.encoder, test_x, device=device_of(model)).numpy()
         flat_test = test_x.flatten(1).numpy()
         projected = PCA(n_components=2, svd_solver="full").fit(train_x.flatten(1).numpy()).transform(flat_test)
         labels = datamodule.labels("test")
