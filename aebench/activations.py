@@ -24,12 +24,25 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
 LEAKY_SLOPE = nn.LeakyReLU().negative_slope
 DERIVATIVE_FROM_OUTPUT = {
     "identity": lambda h: torch.ones_like(h),
-    "sigmoid": lambda h: h * (1 - h),
+    "sigmoid": lambda h: torch.addcmul(h, h, h, value=-1),  # h (1 - h), one operator
     "tanh": lambda h: 1 - h * h,
     "relu": lambda h: (h > 0).to(h.dtype),
     "leaky_relu": lambda h: torch.where(h >= 0, torch.ones_like(h), torch.full_like(h, LEAKY_SLOPE)),
     "elu": lambda h: torch.where(h > 0, torch.ones_like(h), h + 1),  # alpha = 1: s'(a) = e^a = h + 1
     "softplus": lambda h: -torch.expm1(-h),  # s'(a) = sigmoid(a) = 1 - e^-h
+}
+
+# d s'(a) / d h, the derivative above differentiated with respect to the output h, for gradients
+# written out by hand (``aebench.jacobian.ClosedFormContractive``); None where it is zero almost
+# everywhere (s' is piecewise constant)
+DERIVATIVE_SLOPE_FROM_OUTPUT = {
+    "identity": None,
+    "sigmoid": lambda h: torch.rsub(h, 1, alpha=2),  # 1 - 2 h
+    "tanh": lambda h: -2 * h,
+    "relu": None,
+    "leaky_relu": None,
+    "elu": lambda h: (h <= 0).to(h.dtype),
+    "softplus": lambda h: torch.exp(-h),  # s' = 1 - e^-h
 }
 
 

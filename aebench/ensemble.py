@@ -22,7 +22,8 @@ from torch.func import functional_call, stack_module_state, vmap
 from aebench.data.arrays import as_float
 from aebench.data.batches import TensorBatches
 from aebench.data.datamodule import AutoencoderDataModule
-from aebench.models.autoencoder import Autoencoder
+from aebench.epoch_means import EpochMeans
+from aebench.models.autoencoder import Autoencoder, PlainHookName
 from aebench.seed_batched import SeedBatchedAutoencoder
 
 
@@ -48,7 +49,7 @@ class _ValidationLoss(_LossTerms):
 class SeedBatches:
     """Groups of stacked mini-batches (K, B, ...): seed k's batch in its own shuffled order, the very
     order ``TensorBatches(data, batch_size, shuffle=True, seed=seed)`` gives a run alone, gathered
-    for all seeds by one indexing operation a step."""
+    for all seeds and all full mini-batches of a group by one indexing operation."""
 
     def __init__(self, data: torch.Tensor, batch_size: int, seeds: Sequence[int], group: int):
         self.data, self.batch_size, self.group = data, batch_size, group
@@ -58,39 +59,21 @@ class SeedBatches:
         return -(-(-(-self.data.shape[0] // self.batch_size)) // self.group)
 
     def __iter__(self):
-        count = self.data.shape[0]
+        count, size = self.data.shape[0], self.batch_size
         orders = torch.stack([torch.randperm(count, generator=g) for g in self.generators]).to(self.data.device)
-        pending = []
-        for start in range(0, count, self.batch_size):
-            pending.append(as_float(self.data[orders[:, start:start + self.batch_size]]))
-            if len(pending) == self.group:
-                yield pending
-                pending = []
-        if pending:
-            yield pending
+        seeds, full = orders.shape[0], count // size * size  # samples in full mini-batches
+        for start in range(0, count, size * self.group):
+            stop = min(start + size * self.group, count)
+            whole = (min(stop, full) - start) // size
+            # (whole, K, B) indices -> (whole, K, B, ...) values: each [i] is a contiguous (K, B, ...) batch
+            index = orders[:, start:start + whole * size].view(seeds, whole, size).transpose(0, 1).contiguous()
+            group = list(as_float(self.data[index]).unbind(0))
+            if stop > full:  # the short last mini-batch
+                group.append(as_float(self.data[orders[:, full:]]))
+            yield group
 
 
-class SeedMeans:
-    """Per seed, sample-weighted means of per-step values shaped (K, terms), read once an epoch."""
-
-    def __init__(self, names: Sequence[str]):
-        self.names = list(names)
-        self._values: list[torch.Tensor] = []
-        self._weights: list[int] = []
-
-    def update(self, values: torch.Tensor, weight: int) -> None:
-        self._values.append(values.detach())
-        self._weights.append(weight)
-
-    def compute_and_reset(self) -> list[dict[str, float]]:
-        steps = torch.stack(self._values).double()  # (steps, K, terms)
-        weights = torch.tensor(self._weights, dtype=torch.float64, device=steps.device)
-        means = (torch.einsum("s,skt->kt", weights, steps) / weights.sum()).tolist()
-        self._values, self._weights = [], []
-        return [dict(zip(self.names, row)) for row in means]
-
-
-class SeedEnsemble(L.LightningModule):
+class SeedEnsemble(PlainHookName, L.LightningModule):
     """K copies of one autoencoder with stacked parameters; ``unstack()`` writes them back."""
 
     def __init__(self, models: Sequence[Autoencoder], seeds: Sequence[int]):
@@ -98,16 +81,19 @@ class SeedEnsemble(L.LightningModule):
         self.models, self.seeds = list(models), list(seeds)
         params, _ = stack_module_state(self.models)
         self.names = list(params)
-        self.stacked = nn.ParameterList([nn.Parameter(params[name]) for name in self.names])
         template = self.models[0]
         self._terms, self._validation = _LossTerms(template), _ValidationLoss(template)
-        # fully connected models: batched matrix products, no vmap (aebench.seed_batched)
+        # fully connected models: batched matrix products, no vmap (aebench.seed_batched), in their own layout
         self.batched = SeedBatchedAutoencoder(template, self.names) if SeedBatchedAutoencoder.supports(template) \
             else None
+        if self.batched is not None:
+            params = {name: self.batched.to_batched(name, value) for name, value in params.items()}
+        self.stacked = nn.ParameterList([nn.Parameter(params[name]) for name in self.names])
+        self._params = list(self.stacked)
         self.lr = template.lr
         self.automatic_optimization = False
-        self.train_means = SeedMeans(template.train_means.names)
-        self.val_means = SeedMeans(["val/loss"])
+        self.train_means = EpochMeans(template.train_means.names, rows=len(self.seeds))
+        self.val_means = EpochMeans(["val/loss"], rows=len(self.seeds))
         self._plain_optimizer: torch.optim.Optimizer | None = None
         self.epoch_loggers: list[list] = [[] for _ in self.seeds]  # each seed's own run
         self.diverged: dict[int, str] = {}
@@ -127,14 +113,19 @@ class SeedEnsemble(L.LightningModule):
     def on_train_start(self) -> None:
         scaled = getattr(self.trainer.precision_plugin, "scaler", None) is not None
         self._plain_optimizer = None if scaled else self.optimizers().optimizer  # as Autoencoder.on_train_start
+        self._params = list(self.stacked)  # the same tensors all along: listed once, not every step
 
     def training_step(self, groups: list[torch.Tensor], call_index: int) -> None:
+        params = self._params
         for xs in groups:  # xs: (K, B, ...)
             if self.batched is not None:
-                terms = self.batched.loss_terms(list(self.stacked), xs)  # (K, terms)
+                terms = self.batched.loss_terms(params, xs)  # [(K,) per term]
             else:
-                terms = self._call(self._terms, (0,), xs)
-            loss = terms.sum()  # seeds do not interact: each gets its own gradient
+                terms = self._call(self._terms, (0,), xs).unbind(1)
+            # seeds do not interact: each gets its own gradient
+            loss = terms[0].sum()
+            for term in terms[1:]:
+                loss = loss + term.sum()
             if self._plain_optimizer is not None:
                 self._plain_optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -150,13 +141,16 @@ class SeedEnsemble(L.LightningModule):
         with torch.no_grad():
             task, batch_number = self.models[0].task, 0
             for group in self.trainer.datamodule.validation_batches():
-                for x in group:  # one fixed task input per batch, shared by the seeds (as Autoencoder.validate)
+                for x in group:  # one fixed task input per batch, shared by the seeds (as in Autoencoder)
                     inputs = task.test_input(x, batch_number)
-                    losses = self.batched.validation_loss(list(self.stacked), inputs, x) if self.batched is not None \
+                    losses = self.batched.validation_loss(self._params, inputs, x) if self.batched is not None \
                         else self._call(self._validation, (None, None), inputs, x)
-                    self.val_means.update(losses[:, None], weight=x.shape[0])
+                    self.val_means.update([losses], weight=x.shape[0])
                     batch_number += 1
-        train, val = self.train_means.compute_and_reset(), self.val_means.compute_and_reset()
+        host = torch.cat([self.train_means.totals(), self.val_means.totals()]).tolist()  # one host sync
+        width = self.train_means.width
+        empty = [{} for _ in self.seeds]
+        train, val = self.train_means.means(host[:width]) or empty, self.val_means.means(host[width:]) or empty
         for index, seed in enumerate(self.seeds):
             values = {**train[index], **val[index]}
             loss = values.get("train/loss")
@@ -171,6 +165,8 @@ class SeedEnsemble(L.LightningModule):
             for index, model in enumerate(self.models):
                 own = dict(model.named_parameters())
                 for name, stacked in zip(self.names, self.stacked):
+                    if self.batched is not None:
+                        stacked = self.batched.to_model(name, stacked)
                     own[name].copy_(stacked[index].to(own[name].device))
         return self.models
 
@@ -192,5 +188,5 @@ class SeedDataModule(L.LightningDataModule):
     def validation_batches(self) -> TensorBatches:
         """Read every epoch: the val split stays on the device between epochs."""
         data = self.inner.resident("val", self.trainer.strategy.root_device)
-        return TensorBatches(data, self.inner.batch_size, shuffle=False, group=self.inner.steps_per_call)
+        return TensorBatches(data, self.inner.validation_batch_size, shuffle=False, group=self.inner.steps_per_call)
 

@@ -3,7 +3,8 @@
 Every route is batched over the samples; none loops over them in Python:
 
 - closed form, for one linear layer h = s(W x + b) with an elementwise s:
-  J = diag(s'(a)) W, so ||J||_F^2 = sum_j s'(a_j)^2 ||W_j||^2, with s' read off h;
+  J = diag(s'(a)) W, so ||J||_F^2 = sum_j s'(a_j)^2 ||W_j||^2, with s' read off h; as a training
+  penalty its gradient is written out (``ClosedFormContractive``);
 - chain, exact for any stack of linear layers and elementwise activations:
   J = D_L W_L ... D_1 W_1 (D_l = diag(s'_l(a_l))), multiplied from the code side, (B, K, width),
   with ||P W_1||_F^2 = sum((P W_1 W_1^T) * P) so the input dimension enters only through W_1 W_1^T;
@@ -16,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from aebench.activations import DERIVATIVE_FROM_OUTPUT, activation_name
+from aebench.activations import DERIVATIVE_FROM_OUTPUT, DERIVATIVE_SLOPE_FROM_OUTPUT, activation_name
 
 
 def linear_chain(encoder: nn.Module) -> list[tuple[nn.Linear, nn.Module, str]] | None:
@@ -40,6 +41,44 @@ def closed_form_sq_norm(weight: torch.Tensor, activation: str, code: torch.Tenso
     """sum_j s'(a_j)^2 ||W_j||^2 per sample, for h = s(W x + b) given as ``code`` (B, K)."""
     derivative = DERIVATIVE_FROM_OUTPUT[activation](code)
     return derivative.pow(2) @ weight.pow(2).sum(dim=1).to(derivative.dtype)
+
+
+class ClosedFormContractive(torch.autograd.Function):
+    """lambda * mean_b sum_j s'(h_bj)^2 ||W_j||^2 for code h (..., B, C) and weight W (..., C, inputs),
+    one value per leading index (seeds), with its gradient written out rather than traced:
+
+        d/dW_j = 2 lambda/B (sum_b s'(h_bj)^2) W_j,
+        d/dh_bj = 2 lambda/B s'(h_bj) (d s'/d h)(h_bj) ||W_j||^2.
+
+    Autograd would record about fifteen small operators for this; here the backward is five or six,
+    which is most of the penalty's cost on a small model (BENCHMARKS.md). Tested against autograd
+    (``tests/test_penalties.py``).
+    """
+
+    @staticmethod
+    def forward(ctx, code: torch.Tensor, weight: torch.Tensor, activation: str, weight_of_penalty: float):
+        derivative = DERIVATIVE_FROM_OUTPUT[activation](code)
+        per_unit = (derivative * derivative).sum(dim=-2)  # sum_b s'(h_bj)^2: (..., C)
+        norms = (weight * weight).sum(dim=-1).to(derivative.dtype)  # ||W_j||^2: (..., C)
+        ctx.save_for_backward(code, weight, derivative, per_unit, norms)
+        ctx.activation, ctx.scale = activation, weight_of_penalty / code.shape[-2]
+        total = per_unit @ norms if per_unit.ndim == 1 else (per_unit.unsqueeze(-2) @ norms.unsqueeze(-1)).flatten(-3)
+        return total.mul_(ctx.scale)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        code, weight, derivative, per_unit, norms = ctx.saved_tensors
+        twice = (grad * (2 * ctx.scale)).unsqueeze(-1)  # (..., 1)
+        grad_weight = weight * (per_unit * twice).unsqueeze(-1).to(weight.dtype)
+        slope = DERIVATIVE_SLOPE_FROM_OUTPUT[ctx.activation]
+        grad_code = None if slope is None or not ctx.needs_input_grad[0] else \
+            (derivative * slope(code)).mul_((norms * twice).unsqueeze(-2))
+        return grad_code, grad_weight, None, None
+
+
+def closed_form_penalty(weight: torch.Tensor, activation: str, code: torch.Tensor, weight_of_penalty: float):
+    """``weight_of_penalty`` * mean over samples of the closed-form ||J||_F^2, per leading index."""
+    return ClosedFormContractive.apply(code, weight, activation, weight_of_penalty)
 
 
 def chain_sq_norm(chain: list[tuple[nn.Linear, nn.Module, str]], inputs: torch.Tensor) -> torch.Tensor:

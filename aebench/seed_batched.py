@@ -1,8 +1,10 @@
 """K seeds of a fully connected autoencoder as batched matrix products, without ``vmap``.
 
 Seed k's parameters are the k-th slices of stacked tensors (K, ...), its inputs the k-th slice of
-(K, B, ...). A linear layer is one ``torch.baddbmm`` (bias + x W^T for every seed at once), a tied
-layer one ``baddbmm`` with the encoder's matrix untransposed, an activation acts elementwise on
+(K, B, ...). Stacked in the layout the products take (``to_batched``): a weight matrix as W^T
+(K, in, out) and a bias as (K, 1, out), so that a linear layer is one ``torch.baddbmm`` (bias + x W^T
+for every seed at once) with no transposing or reshaping view in the autograd graph; a tied layer
+is one ``baddbmm`` with the encoder's matrix transposed back, an activation acts elementwise on
 the whole stack, and Flatten / Unflatten move the sample axes one place right. So a step runs
 the operators of one seed alone, each K times larger: ``vmap`` over ``functional_call`` adds
 about 0.4 ms of dispatch a step instead (BENCHMARKS.md). Seed k's loss terms equal its own
@@ -26,15 +28,15 @@ ELEMENTWISE = tuple(set(ACTIVATIONS.values()))
 Step = tuple  # ("linear", weight index, bias index | None) and the like: see SeedBatchedAutoencoder.plan
 
 
+PER_VALUE_LOSSES = {"mse": F.mse_loss, "l1": F.l1_loss, "bce": F.binary_cross_entropy_with_logits}
+
+
 def per_seed_reconstruction_loss(name: str, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """(K,): each seed's mean over its batch and values (``aebench.models.layers.reconstruction_loss``)."""
-    if name == "mse":
-        values = (output - target).pow(2)
-    elif name == "l1":
-        values = (output - target).abs()
-    else:
-        values = F.binary_cross_entropy_with_logits(output, target, reduction="none")
-    return values.flatten(1).mean(1)
+    """(K,): each seed's mean over its batch and values (``aebench.models.layers.reconstruction_loss``),
+    from the loss's own per-value kernel (one operator forward, one backward), summed per seed and
+    divided on the (K,) sums: a mean over the whole stack would divide every value of its gradient."""
+    values = PER_VALUE_LOSSES[name](output, target, reduction="none")
+    return values.sum(dim=tuple(range(1, values.ndim))) / values[0].numel()
 
 
 class SeedBatchedAutoencoder:
@@ -47,6 +49,18 @@ class SeedBatchedAutoencoder:
         self.encoder_steps = self.plan(model.encoder, "encoder", name_of)
         self.decoder_steps = self.plan(model.decoder, "decoder", name_of)
         self.weight_positions = {name: self.position[name] for name, p in model.named_parameters() if p.ndim >= 2}
+        self.penalties = [r for r in model.regularizers if r.has_penalty]
+
+    def to_batched(self, name: str, stacked: torch.Tensor) -> torch.Tensor:
+        """A parameter stacked over seeds (K, *its shape) in the products' layout: W^T (K, in, out) for
+        a weight matrix, (K, 1, out) for a bias."""
+        if name in self.weight_positions:
+            return stacked.transpose(1, 2).contiguous()
+        return stacked.unsqueeze(1)
+
+    def to_model(self, name: str, batched: torch.Tensor) -> torch.Tensor:
+        """The inverse of ``to_batched``: (K, *the model's parameter shape)."""
+        return batched.transpose(1, 2) if name in self.weight_positions else batched.squeeze(1)
 
     @staticmethod
     def supports(model: nn.Module) -> bool:
@@ -78,13 +92,14 @@ class SeedBatchedAutoencoder:
 
     @staticmethod
     def run(steps: list[Step], params: Sequence[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+        """The layers of ``steps`` on x (K, B, ...), with ``params`` in the layout of ``to_batched``."""
         for step in steps:
             kind = step[0]
-            if kind == "linear":
-                weight = params[step[1]].transpose(1, 2)  # (K, in, out)
-                x = torch.bmm(x, weight) if step[2] is None else torch.baddbmm(params[step[2]].unsqueeze(1), x, weight)
-            elif kind == "tied":  # F.linear(x, W.t()) = x W
-                x = torch.baddbmm(params[step[2]].unsqueeze(1), x, params[step[1]])
+            if kind == "linear":  # x W^T + b
+                weight = params[step[1]]
+                x = torch.bmm(x, weight) if step[2] is None else torch.baddbmm(params[step[2]], x, weight)
+            elif kind == "tied":  # F.linear(x, W.t()) = x W, with the encoder's W^T stored
+                x = torch.baddbmm(params[step[2]], x, params[step[1]].transpose(1, 2))
             elif kind == "flatten":
                 x = x.flatten(step[1], step[2])
             elif kind == "unflatten":
@@ -97,8 +112,9 @@ class SeedBatchedAutoencoder:
         """(K, B, code) from inputs (K, B, ...): a leading batch axis is flattened for the matrix products."""
         return self.run(self.encoder_steps, params, inputs)
 
-    def loss_terms(self, params: Sequence[torch.Tensor], xs: torch.Tensor) -> torch.Tensor:
-        """(K, terms): as ``Autoencoder.loss_terms`` for each seed's batch ``xs[k]``, fresh corruption per seed."""
+    def loss_terms(self, params: Sequence[torch.Tensor], xs: torch.Tensor) -> list[torch.Tensor]:
+        """[(K,) per term], ``params`` in the layout of ``to_batched``: as ``Autoencoder.loss_terms`` for
+        each seed's batch ``xs[k]``, with fresh corruption per seed."""
         model, (count, batch) = self.model, xs.shape[:2]
         inputs = model.task.training_input(xs.flatten(0, 1))
         for regularizer in model.regularizers:
@@ -106,11 +122,10 @@ class SeedBatchedAutoencoder:
         inputs = inputs.unflatten(0, (count, batch))
         code = self.encode(params, inputs)
         terms = [per_seed_reconstruction_loss(model.loss_name, self.run(self.decoder_steps, params, code), xs)]
-        weights = {name: params[position] for name, position in self.weight_positions.items()}
-        for regularizer in model.regularizers:
-            if regularizer.has_penalty:
-                terms.append(regularizer.seed_penalty(weights, inputs, code))
-        return torch.stack(terms, dim=1)
+        if self.penalties:  # penalties take the model's layout (K, out, in)
+            weights = {name: params[position].transpose(1, 2) for name, position in self.weight_positions.items()}
+            terms.extend(regularizer.seed_penalty(weights, inputs, code) for regularizer in self.penalties)
+        return terms
 
     def validation_loss(self, params: Sequence[torch.Tensor], inputs: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """(K,): each seed's reconstruction loss of ``x`` (B, ...) from the shared task input ``inputs``."""

@@ -5,7 +5,7 @@ alternating, so the machine's state is shared. A "step" is one Lightning call (u
 trainer.steps_per_call optimizer steps); prints a Markdown table of median call times and their
 ratio, and the same for whole epochs (validation included).
 
-    python scripts/bench_contractive.py [--epochs 20] [--rounds 3] [--dataset digits] [overrides ...]
+    python scripts/bench_contractive.py [--epochs 20] [--rounds 3] [--dataset digits] [--only text] [overrides ...]
 """
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--dataset", default="digits")
+    parser.add_argument("--only", default="", help="run only the encoders whose label contains this text")
     parser.add_argument("overrides", nargs="*", help="more Hydra overrides, e.g. trainer.batch_size=256")
     args = parser.parse_args()
     quiet()
@@ -46,7 +47,7 @@ def main() -> None:
           f"{args.rounds} rounds\n")
     print("| encoder | plain step (ms) | contractive step (ms) | step ratio | epoch ratio |")
     print("|---|---|---|---|---|")
-    for label, model, extra in CASES:
+    for label, model, extra in [case for case in CASES if args.only in case[0]]:
         timed_fit(*model, *common)  # warm-up
         plain, contractive = [], []
         for _ in range(args.rounds):

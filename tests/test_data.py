@@ -77,6 +77,15 @@ def test_batches_come_in_groups_of_steps_per_call():
     assert [len(batch) for batch in groups[-1]] == [10, 10, 3]
 
 
+def test_grouped_batches_follow_the_seeded_permutation():
+    """A group is gathered at once and cut into views: the batches are the seeded order, cut every 10."""
+    data = torch.arange(103 * 2).float().view(103, 2)
+    groups = list(TensorBatches(data, batch_size=10, shuffle=True, seed=3, group=4))
+    order = torch.randperm(103, generator=torch.Generator().manual_seed(3))
+    assert [[len(batch) for batch in group] for group in groups] == [[10] * 4, [10] * 4, [10, 10, 3]]
+    assert torch.equal(torch.cat([batch for group in groups for batch in group]), data[order])
+
+
 def test_uint8_images_are_served_as_floats_in_unit_range():
     data = torch.tensor([[0, 51, 255]], dtype=torch.uint8).repeat(5, 1)
     (group,) = list(TensorBatches(data, batch_size=5, shuffle=False))

@@ -38,7 +38,7 @@ def test_batched_products_give_each_seeds_own_loss_terms(make_config, overrides)
     ensemble = SeedEnsemble([p.model for p in plans], [0, 1, 2])
     assert ensemble.batched is not None
     xs = torch.rand(3, 16, *plans[0].datamodule.sample_shape)
-    together = ensemble.batched.loss_terms(list(ensemble.stacked), xs)
+    together = torch.stack(ensemble.batched.loss_terms(list(ensemble.stacked), xs), dim=1)
     for index, plan in enumerate(plans):
         alone = torch.stack(plan.model.loss_terms(xs[index]))
         assert torch.allclose(together[index], alone, rtol=1e-5, atol=1e-7), (together[index], alone)
@@ -50,13 +50,14 @@ def test_batched_products_give_each_seeds_own_loss_terms(make_config, overrides)
         assert validation[index].item() == pytest.approx(alone.item(), rel=1e-5)
 
 
-def test_seed_batches_are_each_seeds_own_batches():
+@pytest.mark.parametrize("group", [4, 5])  # 13 mini-batches: the short last one alone, or with full ones
+def test_seed_batches_are_each_seeds_own_batches(group):
     from aebench.data.batches import TensorBatches
     from aebench.ensemble import SeedBatches
 
     data = torch.randint(0, 255, (203, 1, 4, 4), dtype=torch.uint8)
-    together = SeedBatches(data, 16, [3, 5, 9], group=4)
-    alone = [TensorBatches(data, 16, shuffle=True, seed=seed, group=4) for seed in (3, 5, 9)]
+    together = SeedBatches(data, 16, [3, 5, 9], group=group)
+    alone = [TensorBatches(data, 16, shuffle=True, seed=seed, group=group) for seed in (3, 5, 9)]
     for _ in range(2):  # two epochs: each reshuffles as a run alone would
         groups = list(together)
         assert len(groups) == len(together) == len(alone[0])
@@ -64,6 +65,7 @@ def test_seed_batches_are_each_seeds_own_batches():
             own = [batch for group in stream for batch in group]
             stacked = [batch[index] for group in groups for batch in group]
             assert len(own) == len(stacked) and all(torch.equal(a, b) for a, b in zip(own, stacked))
+        assert all(batch.is_contiguous() for group in groups for batch in group)
 
 
 def test_models_the_batched_products_cannot_run_keep_vmap(make_config):

@@ -60,7 +60,12 @@ def test_jacobian_norm_matches_autograd_jacobian(key):
         assert torch.allclose(fast, brute_force_jacobian_sq(model.encoder, x), rtol=RELATIVE, atol=0)
 
 
-@pytest.mark.parametrize("key", ["one layer sigmoid", "deep relu/sigmoid", "stacked", "conv", "one layer gelu (no closed form)"])
+CONTRACTIVE_CASES = ["one layer sigmoid", "one layer tanh", "one layer relu", "one layer elu", "one layer softplus",
+                     "one layer leaky_relu", "linear", "tied overcomplete", "deep relu/sigmoid", "stacked", "conv",
+                     "one layer gelu (no closed form)"]
+
+
+@pytest.mark.parametrize("key", CONTRACTIVE_CASES)
 def test_contractive_penalty_and_its_gradient_match_brute_force(key):
     name, shape, options = ENCODERS[key]
     model = random_model(name, shape, options, seed=11)
@@ -69,13 +74,39 @@ def test_contractive_penalty_and_its_gradient_match_brute_force(key):
     penalty.bind(model)
     inputs = x.clone().requires_grad_(penalty.needs_input_grad)
     value = penalty.penalty(model, inputs, model.encoder(inputs))
-    fast_grads = torch.autograd.grad(value, list(model.encoder.parameters()))
+    # piecewise-linear codes (relu, identity): the bias does not enter the penalty, its gradient is zero
+    unused = {"allow_unused": True, "materialize_grads": True}
+    fast_grads = torch.autograd.grad(value, list(model.encoder.parameters()), **unused)
 
     reference = 0.3 * brute_force_jacobian_sq(model.encoder, x, create_graph=True).mean()
-    slow_grads = torch.autograd.grad(reference, list(model.encoder.parameters()))
+    slow_grads = torch.autograd.grad(reference, list(model.encoder.parameters()), **unused)
     assert value.item() == pytest.approx(reference.item(), rel=RELATIVE)
     for fast, slow in zip(fast_grads, slow_grads):
         assert torch.allclose(fast, slow, rtol=RELATIVE, atol=1e-12)
+
+
+CODE_RANGES = {"sigmoid": (0.01, 0.99), "tanh": (-0.99, 0.99), "softplus": (0.01, 3.0), "elu": (-0.99, 3.0),
+               "relu": (0.0, 3.0), "leaky_relu": (-1.0, 3.0), "identity": (-3.0, 3.0)}
+
+
+@pytest.mark.parametrize("activation", sorted(CODE_RANGES))
+def test_closed_form_gradient_written_out_matches_autograd(activation):
+    """The hand-written backward of ClosedFormContractive against numerical differences (gradcheck) and
+    its value against the formula, for a stack of 3 seeds: code (3, B, C), weight (3, C, inputs)."""
+    from aebench.activations import DERIVATIVE_FROM_OUTPUT
+    from aebench.jacobian import closed_form_penalty
+
+    generator = torch.Generator().manual_seed(2)
+    low, high = CODE_RANGES[activation]
+    code = (low + (high - low) * torch.rand(3, 5, 4, generator=generator, dtype=torch.float64)).requires_grad_()
+    if activation in ("relu", "leaky_relu"):  # away from the kink, where s' jumps
+        code = torch.where(code.abs() < 0.05, code + 0.1, code).detach().requires_grad_()
+    weight = torch.randn(3, 4, 6, generator=generator, dtype=torch.float64, requires_grad=True)
+    value = closed_form_penalty(weight, activation, code, 0.3)
+    derivative = DERIVATIVE_FROM_OUTPUT[activation](code.detach())
+    expected = 0.3 * (derivative.square() * weight.detach().square().sum(-1).unsqueeze(1)).sum(-1).mean(-1)
+    assert value.shape == (3,) and torch.allclose(value, expected, rtol=1e-12)
+    assert torch.autograd.gradcheck(lambda c, w: closed_form_penalty(w, activation, c, 0.3), (code, weight))
 
 
 def test_projection_estimate_is_unbiased():

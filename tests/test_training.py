@@ -71,7 +71,8 @@ def test_psnr_and_mse_agree_with_their_definitions(make_config):
 
 @pytest.mark.filterwarnings("ignore:You passed `Trainer\\(accelerator='cpu', precision='16-mixed'\\)`")
 @pytest.mark.parametrize("precision", ["bf16-mixed", "16-mixed"])
-@pytest.mark.parametrize("model,regularizer", [("deep", "contractive"), ("conv", "contractive"), ("undercomplete", "sparse_kl")])
+@pytest.mark.parametrize("model,regularizer", [("deep", "contractive"), ("conv", "contractive"), ("undercomplete", "sparse_kl"),
+                                               ("undercomplete", "contractive")])  # the closed form, gradient by hand
 def test_mixed_precision_trains(make_config, precision, model, regularizer):
     """Mixed precision (on the CPU Lightning runs 16-mixed as bf16): losses and metrics stay finite."""
     import math

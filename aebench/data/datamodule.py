@@ -1,12 +1,18 @@
 """The LightningDataModule shared by every dataset: a seeded split served as device-resident batches."""
 from __future__ import annotations
 
+import math
+
 import lightning as L
 import torch
 
 from aebench.data.arrays import DatasetArrays, Split, as_float, seeded_split
 from aebench.data.batches import TensorBatches
 from aebench.errors import require_int
+
+# input values one validation batch holds (4 MB of float32): no gradient is kept, so batches larger than
+# training's cost less per sample, and the mean over the split does not depend on how it is cut
+VALIDATION_VALUES = 2 ** 20
 
 
 class AutoencoderDataModule(L.LightningDataModule):
@@ -79,12 +85,17 @@ class AutoencoderDataModule(L.LightningDataModule):
             self._on_device[stage] = cached
         return cached
 
-    def _batches(self, stage: str, shuffle: bool) -> TensorBatches:
+    @property
+    def validation_batch_size(self) -> int:
+        """Up to ``VALIDATION_VALUES`` input values a batch, and never fewer samples than in training."""
+        return max(self.batch_size, VALIDATION_VALUES // math.prod(self.sample_shape))
+
+    def _batches(self, stage: str, shuffle: bool, batch_size: int | None = None) -> TensorBatches:
         trainer = getattr(self, "trainer", None)
         rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
         group = self.steps_per_call if world == 1 else 1  # under data parallelism: one step per call
-        return TensorBatches(self.resident(stage), self.batch_size, shuffle=shuffle, seed=self.shuffle_seed,
-                             rank=rank, world_size=world, drop_uneven=shuffle, group=group)
+        return TensorBatches(self.resident(stage), batch_size or self.batch_size, shuffle=shuffle,
+                             seed=self.shuffle_seed, rank=rank, world_size=world, drop_uneven=shuffle, group=group)
 
     def transfer_batch_to_device(self, batch, device: torch.device, dataloader_idx: int):
         """The batches are sliced on the training device already: nothing to move."""
@@ -94,9 +105,10 @@ class AutoencoderDataModule(L.LightningDataModule):
         return self._batches("train", shuffle=True)
 
     def validation_batches(self) -> TensorBatches:
-        """The val split, which ``Autoencoder.validate`` reads at the end of each training epoch. (There
-        is no ``val_dataloader``: Lightning's own validation loop would cost more than it measures.)"""
-        return self._batches("val", shuffle=False)
+        """The val split, in batches of ``validation_batch_size``, which ``Autoencoder.validation_totals`` reads
+        at the end of each training epoch. (There is no ``val_dataloader``: Lightning's own validation loop
+        would cost more than it measures.)"""
+        return self._batches("val", shuffle=False, batch_size=self.validation_batch_size)
 
     def test_dataloader(self) -> TensorBatches:
         return self._batches("test", shuffle=False)

@@ -12,6 +12,7 @@ import lightning as L
 import torch
 from torch import nn
 
+from aebench.epoch_means import EpochMeans
 from aebench.errors import TrainingDiverged, require, require_choice, require_number
 from aebench.evaluation import TestEvaluation
 from aebench.metrics import MetricOptions
@@ -27,37 +28,19 @@ def as_group(batches: list[torch.Tensor] | torch.Tensor) -> list[torch.Tensor]:
     return [batches] if isinstance(batches, torch.Tensor) else batches
 
 
-class EpochMeans:
-    """Sample-weighted means of per-step scalars, kept on the device and read once an epoch.
+class PlainHookName:
+    """Lightning names the hook it runs on the module around every hook call (about 30 times an epoch):
+    a plain string, which needs none of the parameter, buffer and submodule checks of nn.Module's
+    ``__setattr__`` (about 2 microseconds each: 0.06 ms an epoch, BENCHMARKS.md)."""
 
-    Logging from every step costs more than a small model's whole step and syncs the host with
-    the device; keeping each step's detached values costs neither. Sums are reduced across
-    processes before dividing, so the mean is exact under data parallelism.
-    """
-
-    def __init__(self, names: Sequence[str]):
-        self.names = list(names)
-        self._values: list[torch.Tensor] = []  # every step's values, one after another
-        self._weights: list[int] = []
-
-    def update(self, values: Sequence[torch.Tensor], weight: int) -> None:
-        self._values.extend(value.detach() for value in values)
-        self._weights.append(weight)
-
-    def compute_and_reset(self, strategy, device: torch.device) -> dict[str, torch.Tensor]:
-        sums = torch.zeros(len(self.names) + 1, dtype=torch.float64, device=device)
-        if self._values:
-            steps = torch.stack(self._values).double().view(len(self._weights), len(self.names))
-            weights = torch.tensor(self._weights, dtype=torch.float64, device=steps.device)
-            sums = torch.cat([weights @ steps, weights.sum().reshape(1)])
-        self._values, self._weights = [], []
-        sums = strategy.reduce(sums, reduce_op="sum")  # every process takes part, even one with no steps
-        if sums[-1] == 0:
-            return {}
-        return {name: (total / sums[-1]).float() for name, total in zip(self.names, sums[:-1])}
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "_current_fx_name":
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
 
 
-class Autoencoder(L.LightningModule):
+class Autoencoder(PlainHookName, L.LightningModule):
     """An autoencoder trained to reconstruct its (clean) input.
 
     Args:
@@ -154,7 +137,9 @@ class Autoencoder(L.LightningModule):
         A plain tensor (from a DataLoader of your own) is one mini-batch."""
         for x in as_group(batches):
             terms = self.loss_terms(x)
-            loss = terms[0] if len(terms) == 1 else sum(terms)
+            loss = terms[0]
+            for term in terms[1:]:  # not sum(terms): that adds a zero first, one more operator each way
+                loss = loss + term
             if self._plain_optimizer is not None:
                 self._plain_optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -166,27 +151,33 @@ class Autoencoder(L.LightningModule):
                 optimizer.step()
             self.train_means.update(terms, weight=x.shape[0])
 
-    def _log_epoch(self, means: dict[str, torch.Tensor]) -> dict[str, float]:
+    def _log(self, values: dict[str, float]) -> None:
         """Hand an epoch's means straight to the loggers (rank 0 only) and to callbacks: Lightning's
         ``self.log`` machinery costs about a millisecond a call, as much as a small model's epoch."""
-        values = {name: value.item() for name, value in means.items()}  # one host sync per epoch
-        self.trainer.callback_metrics.update({name: value.detach() for name, value in means.items()})
+        self.trainer.callback_metrics.update({name: torch.tensor(value) for name, value in values.items()})
         if self.trainer.is_global_zero:
             for logger in self.loggers:
                 logger.log_metrics(values, step=self.current_epoch)
-        return values
 
     def on_train_epoch_end(self) -> None:
-        values = self._log_epoch(self.train_means.compute_and_reset(self.trainer.strategy, self.device))
-        loss = values.get("train/loss")
-        if loss is not None and not math.isfinite(loss):  # checked once an epoch: no per-step sync
-            raise TrainingDiverged(f"train/loss became {loss} in epoch {self.current_epoch}")
+        """The epoch's training means, then ``val/loss`` over the val split, read with one host sync."""
+        strategy = self.trainer.strategy
+        totals = [self.train_means.totals(strategy, self.device)]
         datamodule = getattr(self.trainer, "datamodule", None)
         if hasattr(datamodule, "validation_batches"):
-            self.validate(datamodule.validation_batches())
+            totals.append(self.validation_totals(datamodule.validation_batches()))
+        host = torch.cat(totals).tolist()  # the one host sync of an epoch
+        width = self.train_means.width
+        for values in self.train_means.means(host[:width]):
+            self._log(values)
+            loss = values["train/loss"]
+            if not math.isfinite(loss):  # checked once an epoch: no per-step sync
+                raise TrainingDiverged(f"train/loss became {loss} in epoch {self.current_epoch}")
+        for values in self.val_means.means(host[width:]):
+            self._log(values)
 
-    def validate(self, groups) -> dict[str, float]:
-        """``val/loss`` over ``groups`` of mini-batches, logged for this epoch. Run here at the end of each
+    def validation_totals(self, groups) -> torch.Tensor:
+        """``val/loss`` over ``groups`` of mini-batches, as ``EpochMeans.totals``. Run here at the end of each
         training epoch rather than by Lightning's validation loop, which costs about a millisecond an
         epoch: a tenth of an epoch of digits."""
         batch_number = 0
@@ -197,7 +188,7 @@ class Autoencoder(L.LightningModule):
                     loss = self.reconstruction_loss(self.decoder(self.encoder(inputs)), x)
                     self.val_means.update([loss], weight=x.shape[0])
                     batch_number += 1
-        return self._log_epoch(self.val_means.compute_and_reset(self.trainer.strategy, self.device))
+        return self.val_means.totals(self.trainer.strategy, self.device)
 
     def on_test_epoch_start(self) -> None:
         self._test_batches = 0

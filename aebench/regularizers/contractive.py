@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import torch
 
-from aebench.activations import DERIVATIVE_FROM_OUTPUT
 from aebench.errors import require_int, require_number
-from aebench.jacobian import EncoderJacobian
+from aebench.jacobian import EncoderJacobian, closed_form_penalty
 from aebench.regularizers.base import Regularizer
 
 
@@ -42,11 +41,12 @@ class Contractive(Regularizer):
         return self._jacobian.needs_input_grad(self.projections)
 
     def penalty(self, model, inputs, code) -> torch.Tensor:
+        if self._jacobian.route == "closed form":
+            linear, _, activation = self._jacobian.chain[0]
+            return closed_form_penalty(linear.weight, activation, code, self.weight)
         squared = self._jacobian.sq_norm(inputs, code, self.projections, create_graph=True)
         return self.weight * squared.mean()
 
     def seed_penalty(self, weights, inputs, code) -> torch.Tensor:
         """The closed form for K seeds: code (K, B, C), the encoder matrix (K, C, inputs)."""
-        derivative = DERIVATIVE_FROM_OUTPUT[self._jacobian.chain[0][2]](code)
-        norms = weights[self._weight_name].pow(2).sum(dim=-1).to(derivative.dtype)  # (K, C): ||W_j||^2
-        return self.weight * (derivative.pow(2) @ norms.unsqueeze(-1)).squeeze(-1).mean(dim=-1)
+        return closed_form_penalty(weights[self._weight_name], self._jacobian.chain[0][2], code, self.weight)
