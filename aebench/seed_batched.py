@@ -15,6 +15,7 @@ contractive penalty of deeper encoders) keep the ``vmap`` path of :class:`aebenc
 """
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import torch
@@ -36,7 +37,7 @@ def per_seed_reconstruction_loss(name: str, output: torch.Tensor, target: torch.
     from the loss's own per-value kernel (one operator forward, one backward), summed per seed and
     divided on the (K,) sums: a mean over the whole stack would divide every value of its gradient."""
     values = PER_VALUE_LOSSES[name](output, target, reduction="none")
-    return values.sum(dim=tuple(range(1, values.ndim))) / values[0].numel()
+    return values.sum(dim=tuple(range(1, values.ndim))) / math.prod(values.shape[1:])
 
 
 class SeedBatchedAutoencoder:
@@ -50,6 +51,8 @@ class SeedBatchedAutoencoder:
         self.decoder_steps = self.plan(model.decoder, "decoder", name_of)
         self.weight_positions = {name: self.position[name] for name, p in model.named_parameters() if p.ndim >= 2}
         self.penalties = [r for r in model.regularizers if r.has_penalty]
+        # the encoder takes the clean batch itself: no reshaping to (K B, ...) and back for the task to transform it
+        self.clean_inputs = model.task.keeps_input and not any(r.corrupts for r in model.regularizers)
 
     def to_batched(self, name: str, stacked: torch.Tensor) -> torch.Tensor:
         """A parameter stacked over seeds (K, *its shape) in the products' layout: W^T (K, in, out) for
@@ -102,8 +105,8 @@ class SeedBatchedAutoencoder:
                 x = torch.baddbmm(params[step[2]], x, params[step[1]].transpose(1, 2))
             elif kind == "flatten":
                 x = x.flatten(step[1], step[2])
-            elif kind == "unflatten":
-                x = x.unflatten(step[1], step[2])
+            elif kind == "unflatten":  # as x.unflatten(dim, sizes), without its Python wrapper
+                x = x.view(x.shape[:step[1]] + step[2] + x.shape[step[1] + 1:])
             else:
                 x = step[1](x)
         return x
@@ -115,11 +118,12 @@ class SeedBatchedAutoencoder:
     def loss_terms(self, params: Sequence[torch.Tensor], xs: torch.Tensor) -> list[torch.Tensor]:
         """[(K,) per term], ``params`` in the layout of ``to_batched``: as ``Autoencoder.loss_terms`` for
         each seed's batch ``xs[k]``, with fresh corruption per seed."""
-        model, (count, batch) = self.model, xs.shape[:2]
-        inputs = model.task.training_input(xs.flatten(0, 1))
-        for regularizer in model.regularizers:
-            inputs = regularizer.corrupt(inputs)
-        inputs = inputs.unflatten(0, (count, batch))
+        model, inputs = self.model, xs
+        if not self.clean_inputs:
+            inputs = model.task.training_input(xs.flatten(0, 1))
+            for regularizer in model.regularizers:
+                inputs = regularizer.corrupt(inputs)
+            inputs = inputs.reshape(xs.shape[:2] + inputs.shape[1:])
         code = self.encode(params, inputs)
         terms = [per_seed_reconstruction_loss(model.loss_name, self.run(self.decoder_steps, params, code), xs)]
         if self.penalties:  # penalties take the model's layout (K, out, in)

@@ -1,11 +1,13 @@
 """Cost of the contractive penalty: a contractive training step against a plain one, side by side.
 
-Both run through aebench's training path (Hydra config -> Lightning fit), in one process,
-alternating, so the machine's state is shared. A "step" is one Lightning call (up to
-trainer.steps_per_call optimizer steps); prints a Markdown table of median call times and their
-ratio, and the same for whole epochs (validation included).
+Both run through aebench's training path (Hydra config -> plan_run -> the model's training step),
+in one process. The step ratio comes from calls interleaved one by one (each call: the same
+trainer.steps_per_call mini-batches, an optimizer step each), so that the shared machine's drift
+falls on both alike; the epoch ratio from whole fits (validation included), alternating. Prints a
+Markdown table of median call times and both ratios.
 
-    python scripts/bench_contractive.py [--epochs 20] [--rounds 3] [--dataset digits] [--only text] [overrides ...]
+    python scripts/bench_contractive.py [--epochs 20] [--rounds 3] [--calls 200] [--dataset digits] [--only text]
+                                        [overrides ...]
 """
 from __future__ import annotations
 
@@ -13,13 +15,35 @@ import argparse
 import platform
 import statistics
 import sys
+import time
 from datetime import date
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import quiet, timed_fit  # noqa: E402
+from _common import config, quiet, timed_fit  # noqa: E402
+
+from aebench.build import plan_run  # noqa: E402
+
+
+def trained_call(*overrides: str):
+    """A model after one epoch, and a call of its training step on one fixed group of mini-batches."""
+    plan = plan_run(config(*overrides, "trainer.max_epochs=1"))
+    plan.trainer.fit(plan.model, datamodule=plan.datamodule)
+    group = next(iter(plan.datamodule.train_dataloader()))
+    return lambda: plan.model.training_step(group, 0)
+
+
+def interleaved_calls(calls: list, repeats: int) -> list[float]:
+    """Median seconds of each call, the calls taking turns ``repeats`` times."""
+    seconds = [[] for _ in calls]
+    for _ in range(repeats):
+        for call, times in zip(calls, seconds):
+            started = time.perf_counter()
+            call()
+            times.append(time.perf_counter() - started)
+    return [statistics.median(times) for times in seconds]
 
 CASES = [  # (label, model overrides, contractive overrides)
     ("undercomplete, code 16 (closed form)", ["model=undercomplete"], []),
@@ -36,27 +60,29 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--dataset", default="digits")
+    parser.add_argument("--calls", type=int, default=200, help="interleaved training calls for the step ratio")
     parser.add_argument("--only", default="", help="run only the encoders whose label contains this text")
     parser.add_argument("overrides", nargs="*", help="more Hydra overrides, e.g. trainer.batch_size=256")
     args = parser.parse_args()
     quiet()
-    epochs = f"trainer.max_epochs={args.epochs}"
-    common = [epochs, f"dataset={args.dataset}", *args.overrides]
+    data = [f"dataset={args.dataset}", *args.overrides]
+    common = [f"trainer.max_epochs={args.epochs}", *data]
     print(f"{date.today()} | {platform.processor() or platform.machine()} | {torch.get_num_threads()} threads | "
           f"torch {torch.__version__} | {args.dataset} {' '.join(args.overrides)}, {args.epochs} epochs x "
-          f"{args.rounds} rounds\n")
+          f"{args.rounds} rounds; steps: {args.calls} interleaved calls\n")
     print("| encoder | plain step (ms) | contractive step (ms) | step ratio | epoch ratio |")
     print("|---|---|---|---|---|")
     for label, model, extra in [case for case in CASES if args.only in case[0]]:
+        calls = [trained_call(*model, *data, "regularizer=none"),
+                 trained_call(*model, *data, "regularizer=contractive", *extra)]
+        step = [seconds * 1000 for seconds in interleaved_calls(calls, args.calls)]
         timed_fit(*model, *common)  # warm-up
         plain, contractive = [], []
         for _ in range(args.rounds):
-            plain.append(timed_fit(*model, *common, "regularizer=none"))
-            contractive.append(timed_fit(*model, *common, "regularizer=contractive", *extra))
-        step = [statistics.median(s for s, _ in runs) * 1000 for runs in (plain, contractive)]
-        epoch = [statistics.median(e for _, e in runs) for runs in (plain, contractive)]
-        print(f"| {label} | {step[0]:.3f} | {step[1]:.3f} | {step[1] / step[0]:.2f} | {epoch[1] / epoch[0]:.2f} |")
-
+            plain.append(timed_fit(*model, *common, "regularizer=none")[1])
+            contractive.append(timed_fit(*model, *common, "regularizer=contractive", *extra)[1])
+        epoch = statistics.median(contractive) / statistics.median(plain)
+        print(f"| {label} | {step[0]:.3f} | {step[1]:.3f} | {step[1] / step[0]:.2f} | {epoch:.2f} |")
 
 if __name__ == "__main__":
     main()

@@ -6,6 +6,7 @@ per epoch, alternating in one process. aebench's side is the real path: Hydra co
 plan_run -> Lightning fit with device-resident batches (no MLflow run, which is per epoch).
 
     python scripts/bench_overhead.py [--model undercomplete] [--dataset digits] [--epochs 30] [--rounds 3]
+                                     [--bare-val-batch-size N] [overrides ...]
 """
 from __future__ import annotations
 
@@ -25,8 +26,9 @@ from _common import config, quiet  # noqa: E402
 from aebench.build import plan_run  # noqa: E402
 
 
-def bare_loop(model, train_x, val_x, epochs: int, batch_size: int, seed: int) -> float:
-    """Seconds for ``epochs`` of plain PyTorch: shuffled index slices, forward, MSE, backward, Adam."""
+def bare_loop(model, train_x, val_x, epochs: int, batch_size: int, seed: int, val_batch_size: int) -> float:
+    """Seconds for ``epochs`` of plain PyTorch: shuffled index slices, forward, MSE, backward, Adam,
+    then the val split in batches of ``val_batch_size``."""
     optimizer = model.configure_optimizers()  # the very optimiser aebench uses
     generator = torch.Generator().manual_seed(seed)
     started = time.perf_counter()
@@ -41,8 +43,8 @@ def bare_loop(model, train_x, val_x, epochs: int, batch_size: int, seed: int) ->
             optimizer.step()
         model.eval()
         with torch.no_grad():
-            for start in range(0, len(val_x), batch_size):
-                x = val_x[start:start + batch_size]
+            for start in range(0, len(val_x), val_batch_size):
+                x = val_x[start:start + val_batch_size]
                 torch.nn.functional.mse_loss(model.decoder(model.encoder(x)), x)
     return time.perf_counter() - started
 
@@ -61,6 +63,8 @@ def main() -> None:
     parser.add_argument("--dataset", default="digits")
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--bare-val-batch-size", type=int, default=None,
+                        help="the bare loop's validation batch (default: the same as aebench's)")
     parser.add_argument("overrides", nargs="*", help="more Hydra overrides, e.g. trainer.accelerator=gpu")
     args = parser.parse_args()
     quiet()
@@ -72,17 +76,21 @@ def main() -> None:
     val_x = plan.datamodule.inputs("val").to(device)
     initial = copy.deepcopy(plan.model.state_dict())
     aebench_fit(cfg, initial)  # warm-up
-    bare_loop(copy.deepcopy(plan.model).to(device), train_x, val_x, 2, cfg.trainer.batch_size, 0)
+    # the bare loop validates in aebench's validation batches (the whole val split of digits at once), or in
+    # training-sized batches with --bare-val-batch-size 64
+    val_batch = args.bare_val_batch_size or plan.datamodule.validation_batch_size
+    bare_loop(copy.deepcopy(plan.model).to(device), train_x, val_x, 2, cfg.trainer.batch_size, 0, val_batch)
     ours, bare = [], []
     for _ in range(args.rounds):
         ours.append(aebench_fit(cfg, initial))
         model = copy.deepcopy(plan.model)
         model.load_state_dict(initial)
-        bare.append(bare_loop(model.to(device), train_x, val_x, args.epochs, cfg.trainer.batch_size, cfg.seed))
+        bare.append(bare_loop(model.to(device), train_x, val_x, args.epochs, cfg.trainer.batch_size, cfg.seed,
+                              val_batch))
     samples = len(train_x) * args.epochs
     ours_rate, bare_rate = samples / statistics.median(ours), samples / statistics.median(bare)
     print(f"{date.today()} | {args.model} on {args.dataset}, batch {cfg.trainer.batch_size}, {args.epochs} epochs "
-          f"x {args.rounds} rounds, {device}, {torch.get_num_threads()} threads")
+          f"x {args.rounds} rounds, {device}, {torch.get_num_threads()} threads, bare validation batch {val_batch}")
     print(f"aebench: {ours_rate:,.0f} samples/s | bare PyTorch: {bare_rate:,.0f} samples/s | "
           f"ratio {ours_rate / bare_rate:.2f}")
 

@@ -102,3 +102,15 @@ def test_diverging_seeds_end_failed(make_config, client):
     assert [r.status for r in results] == ["FAILED", "FAILED"]
     for result in results:
         assert "TrainingDiverged" in client.get_run(result.run_id).data.tags["failure_reason"]
+
+
+def test_only_reconstruct_without_corruption_feeds_the_batch_itself():
+    """The batched products skip reshaping for the task only where nothing transforms the input."""
+    from aebench.regularizers import build_regularizers
+    from aebench.tasks import build_task, list_tasks
+
+    keeping = [name for name in list_tasks() if build_task({"name": name}).keeps_input]
+    assert keeping == ["anomaly", "compress", "reconstruct", "visualize"]
+    corrupting = {r.name: r.corrupts for r in build_regularizers({"name": "combined", "terms": {
+        "denoising": {"name": "denoising"}, "l2": {"name": "l2"}, "sparse_kl": {"name": "sparse_kl"}}})}
+    assert corrupting == {"denoising": True, "l2": False, "sparse_kl": False}

@@ -35,6 +35,11 @@ class Regularizer:
     def corrupt(self, x: torch.Tensor) -> torch.Tensor:
         return x
 
+    @property
+    def corrupts(self) -> bool:
+        """``corrupt`` changes its input (it is overridden)."""
+        return type(self).corrupt is not Regularizer.corrupt
+
     def penalty(self, model: "Autoencoder", inputs: torch.Tensor, code: torch.Tensor) -> torch.Tensor | None:
         return None
 

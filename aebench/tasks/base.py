@@ -34,6 +34,11 @@ class Task:
     # the task's own metrics (names or prefixes), printed after a run beside MSE, PSNR and SSIM
     headline: tuple[str, ...] = ()
 
+    @property
+    def keeps_input(self) -> bool:
+        """In training the encoder is given the sample itself (neither input method is overridden)."""
+        return type(self).training_input is Task.training_input and type(self).clean_input is Task.clean_input
+
     def model_input_shape(self, sample_shape: tuple[int, ...]) -> tuple[int, ...]:
         """The shape the encoder takes (the decoder always gives the sample's shape)."""
         return sample_shape
