@@ -115,6 +115,10 @@ RULES: tuple[Rule, ...] = (
          lambda c: c.task == "denoise" and "denoising" in c.regularizers,
          lambda c: ConfigError("regularizer", c.regularizer_label, "a regularizer without denoising: task=denoise "
                                "corrupts the input already (set its noise with task.noise)")),
+    Rule("visualize needs a code smaller than the input",
+         lambda c: c.task == "visualize" and c.model == "overcomplete",
+         lambda c: ConfigError("model", c.model, "a model with a 2-D code for task=visualize: model=overcomplete "
+                               "has a code larger than its input")),
     Rule("visualize needs a 2-D code",
          lambda c: c.task == "visualize" and c.code_dim != 2,
          lambda c: ConfigError("model.code_dim", c.code_dim, "2 for task=visualize (it plots the code itself)")),

@@ -108,7 +108,8 @@ def main() -> None:
     ours = aebench_fit(cfg, initial)
     model = copy.deepcopy(plan.model)
     model.load_state_dict(initial)
-    bare = bare_loop(model.to(device), train_x, val_x, args.epochs, cfg.trainer.batch_size, 0)
+    bare = bare_loop(model.to(device), train_x, val_x, args.epochs, cfg.trainer.batch_size, 0,
+                     plan.datamodule.validation_batch_size)  # validating in the same batches as aebench
     lines += ["", f"aebench's path against a bare PyTorch loop (undercomplete, batch 64, {args.epochs} epochs): "
               f"ratio {bare / ours:.2f} ({len(train_x) * args.epochs / ours:,.0f} against "
               f"{len(train_x) * args.epochs / bare:,.0f} samples/s)"]

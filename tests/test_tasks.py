@@ -283,6 +283,10 @@ def test_visualize_scores_a_2d_code_and_pca_by_trustworthiness(make_config, clie
 def test_visualize_needs_a_2d_code(make_config):
     with pytest.raises(ConfigError, match="model.code_dim=3 is not allowed: 2 for task=visualize"):
         train(make_config("task=visualize", "model.code_dim=3"))
+    for code_dim in ("2", "128"):  # refused for the task, not by the model's own bound on its code
+        with pytest.raises(ConfigError, match="model='overcomplete' is not allowed: a model with a 2-D code for "
+                                              "task=visualize: model=overcomplete has a code larger than its input"):
+            train(make_config("task=visualize", "model=overcomplete", f"model.code_dim={code_dim}"))
 
 
 # ---- across tasks ----------------------------------------------------------------------------------------------
