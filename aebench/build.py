@@ -167,9 +167,10 @@ class RunPlan:
     trainer: L.Trainer
 
 
-def check_rules(cfg: DictConfig, datamodule: AutoencoderDataModule) -> None:
+def check_rules(cfg: DictConfig, datamodule: AutoencoderDataModule, regularizers: list[Regularizer],
+                task: Task) -> None:
     """Raise the error of the first rule of ``aebench.rules`` that this combination breaks."""
-    broken = first_broken_rule(describe(cfg, datamodule.arrays))
+    broken = first_broken_rule(describe(cfg, datamodule.arrays, regularizers, task))
     if broken is not None:
         raise broken
 
@@ -181,7 +182,7 @@ def plan_run(cfg: DictConfig) -> RunPlan:
     datamodule = build_datamodule(cfg)
     regularizers = build_regularizers_of(cfg)
     task = build_task_of(cfg)
-    check_rules(cfg, datamodule)
+    check_rules(cfg, datamodule, regularizers, task)
     with config_group("task"):
         datamodule = task.prepare(datamodule)
     model = build_model(cfg, datamodule, regularizers, task)

@@ -42,8 +42,7 @@ class _LossTerms(nn.Module):
 
 class _ValidationLoss(_LossTerms):
     def forward(self, inputs: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """The loss of reconstructing ``x`` from the task's input for it (``x`` itself by default)."""
-        return self.model.reconstruction_loss(self.decoder(self.encoder(inputs)), x)
+        return self.model.validation_loss(inputs, x)  # on the swapped parameters of the model's own modules
 
 
 class SeedBatches:

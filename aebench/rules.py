@@ -7,14 +7,17 @@ declares of itself, so they are decided before any model is built.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from omegaconf import DictConfig, OmegaConf
 
 from aebench.data import DatasetArrays
 from aebench.errors import ConfigError
-from aebench.regularizers import build_regularizers, regularizer_label
+from aebench.regularizers import Regularizer, build_regularizers, regularizer_label
 from aebench.regularizers.sparse_kl import UNIT_INTERVAL_ACTIVATIONS
+
+if TYPE_CHECKING:
+    from aebench.tasks import Task
 
 
 @dataclass(frozen=True)
@@ -43,11 +46,14 @@ def code_activation_of(model: DictConfig) -> str:
     return model.get("code_activation") or model.get("activation") or "identity"
 
 
-def describe(cfg: DictConfig, arrays: DatasetArrays) -> Combination:
+def describe(cfg: DictConfig, arrays: DatasetArrays, regularizers: Sequence[Regularizer] | None = None,
+             task: Task | None = None) -> Combination:
+    """What the rules look at, from the config and the dataset; ``regularizers`` and ``task`` as a
+    run builds them from the config (built here when not given)."""
     from aebench.tasks import build_task
 
-    regularizers = build_regularizers(cfg.regularizer)
-    task = build_task(OmegaConf.to_container(cfg.task, resolve=True))
+    regularizers = build_regularizers(cfg.regularizer) if regularizers is None else regularizers
+    task = build_task(OmegaConf.to_container(cfg.task, resolve=True)) if task is None else task
     noise = next((r.noise for r in regularizers if r.name == "denoising"), None)
     return Combination(dataset=cfg.dataset.name, model=cfg.model.name,
                        regularizers=tuple(r.name for r in regularizers),

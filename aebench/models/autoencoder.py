@@ -110,6 +110,10 @@ class Autoencoder(PlainHookName, L.LightningModule):
     def reconstruction_loss(self, decoder_output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return reconstruction_loss(self.loss_name, decoder_output, target)
 
+    def validation_loss(self, inputs: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """The loss of reconstructing ``x`` from the task's fixed input for it (``x`` itself by default)."""
+        return self.reconstruction_loss(self.decoder(self.encoder(inputs)), x)
+
     def loss_terms(self, x: torch.Tensor) -> list[torch.Tensor]:
         """[reconstruction loss against the clean x, then each penalty], on the task's (and the
         regularizers') corrupted input."""
@@ -184,8 +188,7 @@ class Autoencoder(PlainHookName, L.LightningModule):
         with torch.no_grad():  # no layer of these models acts differently in eval mode
             for group in groups:
                 for x in as_group(group):  # the task's fixed input for each batch: comparable across epochs
-                    inputs = self.task.test_input(x, batch_number)
-                    loss = self.reconstruction_loss(self.decoder(self.encoder(inputs)), x)
+                    loss = self.validation_loss(self.task.test_input(x, batch_number), x)
                     self.val_means.update([loss], weight=x.shape[0])
                     batch_number += 1
         return self.val_means.totals(self.trainer.strategy, self.device)

@@ -12,7 +12,15 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from omegaconf import DictConfig, OmegaConf
 
-from aebench.build import build_datamodule, build_model, build_regularizers_of, is_seed_list, seed_config, validate_seed
+from aebench.build import (
+    build_datamodule,
+    build_model,
+    build_regularizers_of,
+    build_task_of,
+    is_seed_list,
+    seed_config,
+    validate_seed,
+)
 from aebench.config import config_dir
 from aebench.errors import ConfigError
 from aebench.regularizers import regularizer_label
@@ -65,11 +73,11 @@ def skip_reason(job_cfg: DictConfig) -> str | None:
     try:
         validate_seed(job_cfg.seed)
         datamodule = build_datamodule(job_cfg)
-        regularizers = build_regularizers_of(job_cfg)
-        broken = first_broken_rule(describe(job_cfg, datamodule.arrays))
+        regularizers, task = build_regularizers_of(job_cfg), build_task_of(job_cfg)
+        broken = first_broken_rule(describe(job_cfg, datamodule.arrays, regularizers, task))
         if broken is not None:
             return str(broken)
-        build_model(job_cfg, datamodule, regularizers)
+        build_model(job_cfg, datamodule, regularizers, task)
     except ConfigError as error:
         return str(error)
     return None
