@@ -77,8 +77,17 @@ class ClosedFormContractive(torch.autograd.Function):
 
 
 def closed_form_penalty(weight: torch.Tensor, activation: str, code: torch.Tensor, weight_of_penalty: float):
-    """``weight_of_penalty`` * mean over samples of the closed-form ||J||_F^2, per leading index."""
-    return ClosedFormContractive.apply(code, weight, activation, weight_of_penalty)
+    """``weight_of_penalty`` * mean over samples of the closed-form ||J||_F^2, per leading index.
+
+    Under ``torch.func`` transforms (seeds under vmap) the same formula is traced by autograd instead:
+    a function that vmap could take needs ``setup_context`` and its intermediates as outputs, which
+    cost more than the written-out gradient saves (BENCHMARKS.md)."""
+    try:
+        return ClosedFormContractive.apply(code, weight, activation, weight_of_penalty)
+    except RuntimeError as error:
+        if "functorch transforms" not in str(error):
+            raise
+    return weight_of_penalty * closed_form_sq_norm(weight, activation, code).mean(dim=-1)
 
 
 def chain_sq_norm(chain: list[tuple[nn.Linear, nn.Module, str]], inputs: torch.Tensor) -> torch.Tensor:

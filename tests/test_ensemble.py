@@ -114,3 +114,23 @@ def test_only_reconstruct_without_corruption_feeds_the_batch_itself():
     corrupting = {r.name: r.corrupts for r in build_regularizers({"name": "combined", "terms": {
         "denoising": {"name": "denoising"}, "l2": {"name": "l2"}, "sparse_kl": {"name": "sparse_kl"}}})}
     assert corrupting == {"denoising": True, "l2": False, "sparse_kl": False}
+
+
+def test_the_closed_form_contractive_penalty_also_runs_under_vmap(make_config, monkeypatch):
+    """Its hand-written gradient is an autograd.Function vmap cannot take: under vmap the traced formula
+    gives each seed its own terms and gradient."""
+    from aebench.seed_batched import SeedBatchedAutoencoder
+
+    monkeypatch.setattr(SeedBatchedAutoencoder, "supports", staticmethod(lambda model: False))
+    plans = [plan_run(seed_config(make_config("regularizer=contractive"), seed)) for seed in (0, 1)]
+    ensemble = SeedEnsemble([p.model for p in plans], [0, 1])
+    assert ensemble.batched is None
+    xs = torch.rand(2, 16, *plans[0].datamodule.sample_shape)
+    together = ensemble._call(ensemble._terms, (0,), xs)
+    together.sum().backward()
+    for index, plan in enumerate(plans):
+        terms = plan.model.loss_terms(xs[index])
+        assert torch.allclose(together[index], torch.stack(terms).detach(), rtol=1e-5, atol=1e-7)
+        sum(terms).backward()
+        for stacked, (name, own) in zip(ensemble.stacked, plan.model.named_parameters()):
+            assert torch.allclose(stacked.grad[index], own.grad, rtol=1e-4, atol=1e-7), name
