@@ -22,8 +22,9 @@ from torch.func import functional_call, stack_module_state, vmap
 from aebench.data.arrays import as_float
 from aebench.data.batches import TensorBatches
 from aebench.data.datamodule import AutoencoderDataModule
-from aebench.epoch_means import EpochMeans
-from aebench.models.autoencoder import Autoencoder, PlainHookName
+from aebench.epoch_means import EpochMeans, read_together
+from aebench.models.autoencoder import Autoencoder
+from aebench.models.manual import ManualStepModule
 from aebench.seed_batched import SeedBatchedAutoencoder
 
 
@@ -74,7 +75,7 @@ class SeedBatches:
             yield group
 
 
-class SeedEnsemble(PlainHookName, L.LightningModule):
+class SeedEnsemble(ManualStepModule):
     """K copies of one autoencoder with stacked parameters; ``unstack()`` writes them back."""
 
     def __init__(self, models: Sequence[Autoencoder], seeds: Sequence[int]):
@@ -92,10 +93,8 @@ class SeedEnsemble(PlainHookName, L.LightningModule):
         self.stacked = nn.ParameterList([nn.Parameter(params[name]) for name in self.names])
         self._params = list(self.stacked)
         self.lr = template.lr
-        self.automatic_optimization = False
         self.train_means = EpochMeans(template.train_means.names, rows=len(self.seeds))
         self.val_means = EpochMeans(["val/loss"], rows=len(self.seeds))
-        self._plain_optimizer: torch.optim.Optimizer | None = None
         self.epoch_loggers: list[list] = [[] for _ in self.seeds]  # each seed's own run
         self.diverged: dict[int, str] = {}
 
@@ -112,8 +111,7 @@ class SeedEnsemble(PlainHookName, L.LightningModule):
             return torch.optim.Adam(self.stacked.parameters(), lr=self.lr)
 
     def on_train_start(self) -> None:
-        scaled = getattr(self.trainer.precision_plugin, "scaler", None) is not None
-        self._plain_optimizer = None if scaled else self.optimizers().optimizer  # as Autoencoder.on_train_start
+        super().on_train_start()
         self._params = list(self.stacked)  # the same tensors all along: listed once, not every step
 
     def training_step(self, groups: list[torch.Tensor], call_index: int) -> None:
@@ -127,15 +125,7 @@ class SeedEnsemble(PlainHookName, L.LightningModule):
             loss = terms[0].sum()
             for term in terms[1:]:
                 loss = loss + term.sum()
-            if self._plain_optimizer is not None:
-                self._plain_optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                self._plain_optimizer.step()
-            else:
-                optimizer = self.optimizers()
-                optimizer.zero_grad()
-                self.manual_backward(loss)
-                optimizer.step()
+            self.take_step(loss)
             self.train_means.update(terms, weight=xs.shape[1])
 
     def on_train_epoch_end(self) -> None:
@@ -148,10 +138,10 @@ class SeedEnsemble(PlainHookName, L.LightningModule):
                         else self._call(self._validation, (None, None), inputs, x)
                     self.val_means.update([losses], weight=x.shape[0])
                     batch_number += 1
-        host = torch.cat([self.train_means.totals(), self.val_means.totals()]).tolist()  # one host sync
-        width = self.train_means.width
+        train, val = read_together((self.train_means, self.train_means.totals()),
+                                   (self.val_means, self.val_means.totals()))  # one host sync
         empty = [{} for _ in self.seeds]
-        train, val = self.train_means.means(host[:width]) or empty, self.val_means.means(host[width:]) or empty
+        train, val = train or empty, val or empty
         for index, seed in enumerate(self.seeds):
             values = {**train[index], **val[index]}
             loss = values.get("train/loss")
@@ -187,7 +177,6 @@ class SeedDataModule(L.LightningDataModule):
         return SeedBatches(data, self.inner.batch_size, self.seeds, self.inner.steps_per_call)
 
     def validation_batches(self) -> TensorBatches:
-        """Read every epoch: the val split stays on the device between epochs."""
-        data = self.inner.resident("val", self.trainer.strategy.root_device)
-        return TensorBatches(data, self.inner.validation_batch_size, shuffle=False, group=self.inner.steps_per_call)
+        """The inner datamodule's, on this trainer's device (where the val split stays between epochs)."""
+        return self.inner.validation_batches(self.trainer.strategy.root_device)
 

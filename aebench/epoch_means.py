@@ -54,3 +54,13 @@ class EpochMeans:
         *sums, weight = totals
         return [{name: sums[index * self.rows + row] / weight for index, name in enumerate(self.names)}
                 for row in range(self.rows)]
+
+
+def read_together(*pairs: tuple[EpochMeans, torch.Tensor]) -> list[list[dict[str, float]]]:
+    """``means`` of each accumulator from its ``totals``, all read to the host with one sync."""
+    host = torch.cat([totals for _, totals in pairs]).tolist()
+    read, start = [], 0
+    for means, _ in pairs:
+        read.append(means.means(host[start:start + means.width]))
+        start += means.width
+    return read

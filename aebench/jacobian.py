@@ -50,9 +50,9 @@ class ClosedFormContractive(torch.autograd.Function):
         d/dW_j = 2 lambda/B (sum_b s'(h_bj)^2) W_j,
         d/dh_bj = 2 lambda/B s'(h_bj) (d s'/d h)(h_bj) ||W_j||^2.
 
-    Autograd would record about fifteen small operators for this; here the backward is five or six,
-    which is most of the penalty's cost on a small model (BENCHMARKS.md). Tested against autograd
-    (``tests/test_penalties.py``).
+    Autograd would trace about fifteen small operators for the backward; written out it takes seven,
+    which on a small model is most of what the penalty costs (BENCHMARKS.md). Checked with gradcheck
+    and against brute-force Jacobians (``tests/test_penalties.py``).
     """
 
     @staticmethod

@@ -20,23 +20,19 @@ from typing import Sequence
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from aebench.activations import ACTIVATIONS
-from aebench.models.layers import TiedLinear
+from aebench.models.layers import TiedLinear, reconstruction_loss
 
 ELEMENTWISE = tuple(set(ACTIVATIONS.values()))
 Step = tuple  # ("linear", weight index, bias index | None) and the like: see SeedBatchedAutoencoder.plan
-
-
-PER_VALUE_LOSSES = {"mse": F.mse_loss, "l1": F.l1_loss, "bce": F.binary_cross_entropy_with_logits}
 
 
 def per_seed_reconstruction_loss(name: str, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """(K,): each seed's mean over its batch and values (``aebench.models.layers.reconstruction_loss``),
     from the loss's own per-value kernel (one operator forward, one backward), summed per seed and
     divided on the (K,) sums: a mean over the whole stack would divide every value of its gradient."""
-    values = PER_VALUE_LOSSES[name](output, target, reduction="none")
+    values = reconstruction_loss(name, output, target, reduction="none")
     return values.sum(dim=tuple(range(1, values.ndim))) / math.prod(values.shape[1:])
 
 
@@ -112,7 +108,7 @@ class SeedBatchedAutoencoder:
         return x
 
     def encode(self, params: Sequence[torch.Tensor], inputs: torch.Tensor) -> torch.Tensor:
-        """(K, B, code) from inputs (K, B, ...): a leading batch axis is flattened for the matrix products."""
+        """(K, B, code) from inputs (K, B, ...)."""
         return self.run(self.encoder_steps, params, inputs)
 
     def loss_terms(self, params: Sequence[torch.Tensor], xs: torch.Tensor) -> list[torch.Tensor]:

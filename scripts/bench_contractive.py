@@ -45,6 +45,7 @@ def interleaved_calls(calls: list, repeats: int) -> list[float]:
             times.append(time.perf_counter() - started)
     return [statistics.median(times) for times in seconds]
 
+
 CASES = [  # (label, model overrides, contractive overrides)
     ("undercomplete, code 16 (closed form)", ["model=undercomplete"], []),
     ("deep 48-32-16 (layer chain)", ["model=deep"], []),
@@ -83,6 +84,7 @@ def main() -> None:
             contractive.append(timed_fit(*model, *common, "regularizer=contractive", *extra)[1])
         epoch = statistics.median(contractive) / statistics.median(plain)
         print(f"| {label} | {step[0]:.3f} | {step[1]:.3f} | {step[1] / step[0]:.2f} | {epoch:.2f} |")
+
 
 if __name__ == "__main__":
     main()

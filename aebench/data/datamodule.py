@@ -90,11 +90,12 @@ class AutoencoderDataModule(L.LightningDataModule):
         """Up to ``VALIDATION_VALUES`` input values a batch, and never fewer samples than in training."""
         return max(self.batch_size, VALIDATION_VALUES // math.prod(self.sample_shape))
 
-    def _batches(self, stage: str, shuffle: bool, batch_size: int | None = None) -> TensorBatches:
+    def _batches(self, stage: str, shuffle: bool, batch_size: int | None = None,
+                 device: torch.device | None = None) -> TensorBatches:
         trainer = getattr(self, "trainer", None)
         rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
         group = self.steps_per_call if world == 1 else 1  # under data parallelism: one step per call
-        return TensorBatches(self.resident(stage), batch_size or self.batch_size, shuffle=shuffle,
+        return TensorBatches(self.resident(stage, device), batch_size or self.batch_size, shuffle=shuffle,
                              seed=self.shuffle_seed, rank=rank, world_size=world, drop_uneven=shuffle, group=group)
 
     def transfer_batch_to_device(self, batch, device: torch.device, dataloader_idx: int):
@@ -104,11 +105,11 @@ class AutoencoderDataModule(L.LightningDataModule):
     def train_dataloader(self) -> TensorBatches:
         return self._batches("train", shuffle=True)
 
-    def validation_batches(self) -> TensorBatches:
-        """The val split, in batches of ``validation_batch_size``, which ``Autoencoder.validation_totals`` reads
-        at the end of each training epoch. (There is no ``val_dataloader``: Lightning's own validation loop
-        would cost more than it measures.)"""
-        return self._batches("val", shuffle=False, batch_size=self.validation_batch_size)
+    def validation_batches(self, device: torch.device | None = None) -> TensorBatches:
+        """The val split on ``device`` (the trainer's by default), in batches of ``validation_batch_size``,
+        which ``Autoencoder.validation_totals`` reads at the end of each training epoch. (There is no
+        ``val_dataloader``: Lightning's own validation loop would cost more than it measures.)"""
+        return self._batches("val", shuffle=False, batch_size=self.validation_batch_size, device=device)
 
     def test_dataloader(self) -> TensorBatches:
         return self._batches("test", shuffle=False)

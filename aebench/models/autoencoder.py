@@ -8,15 +8,15 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
-import lightning as L
 import torch
 from torch import nn
 
-from aebench.epoch_means import EpochMeans
+from aebench.epoch_means import EpochMeans, read_together
 from aebench.errors import TrainingDiverged, require, require_choice, require_number
 from aebench.evaluation import TestEvaluation
 from aebench.metrics import MetricOptions
 from aebench.models.layers import RECONSTRUCTION_LOSSES, reconstruction_loss
+from aebench.models.manual import ManualStepModule
 from aebench.regularizers import Regularizer
 from aebench.tasks.base import Reconstruct, Task
 
@@ -28,19 +28,7 @@ def as_group(batches: list[torch.Tensor] | torch.Tensor) -> list[torch.Tensor]:
     return [batches] if isinstance(batches, torch.Tensor) else batches
 
 
-class PlainHookName:
-    """Lightning names the hook it runs on the module around every hook call (about 30 times an epoch):
-    a plain string, which needs none of the parameter, buffer and submodule checks of nn.Module's
-    ``__setattr__`` (about 2 microseconds each: 0.06 ms an epoch, BENCHMARKS.md)."""
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name == "_current_fx_name":
-            object.__setattr__(self, name, value)
-        else:
-            super().__setattr__(name, value)
-
-
-class Autoencoder(PlainHookName, L.LightningModule):
+class Autoencoder(ManualStepModule):
     """An autoencoder trained to reconstruct its (clean) input.
 
     Args:
@@ -80,9 +68,6 @@ class Autoencoder(PlainHookName, L.LightningModule):
         for regularizer in self.regularizers:
             regularizer.bind(self)
         self._needs_input_grad = any(r.needs_input_grad for r in self.regularizers)
-        # several optimizer steps per Lightning call (see training_step): the loop is ours
-        self.automatic_optimization = False
-        self._plain_optimizer: torch.optim.Optimizer | None = None
         self._test_batches = 0
         penalties = [f"train/penalty/{r.name}" for r in self.regularizers if r.has_penalty]  # as loss_terms orders them
         self.train_means = EpochMeans(["train/loss", *penalties])
@@ -130,11 +115,6 @@ class Autoencoder(PlainHookName, L.LightningModule):
                 terms.append(penalty)
         return terms
 
-    def on_train_start(self) -> None:
-        # one process and no loss scaling: step the optimizer directly, skipping Lightning's wrappers
-        scaled = getattr(self.trainer.precision_plugin, "scaler", None) is not None
-        self._plain_optimizer = self.optimizers().optimizer if self.trainer.world_size == 1 and not scaled else None
-
     def training_step(self, batches: list[torch.Tensor] | torch.Tensor, call_index: int) -> None:
         """One optimizer step per mini-batch of ``batches`` (``trainer.steps_per_call`` of them):
         Lightning's per-call overhead, larger than a small model's step, is paid once for all.
@@ -144,15 +124,7 @@ class Autoencoder(PlainHookName, L.LightningModule):
             loss = terms[0]
             for term in terms[1:]:  # not sum(terms): that adds a zero first, one more operator each way
                 loss = loss + term
-            if self._plain_optimizer is not None:
-                self._plain_optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                self._plain_optimizer.step()
-            else:  # Lightning's path keeps gradient scaling (fp16) and data parallelism right
-                optimizer = self.optimizers()
-                optimizer.zero_grad()
-                self.manual_backward(loss)
-                optimizer.step()
+            self.take_step(loss)
             self.train_means.update(terms, weight=x.shape[0])
 
     def _log(self, values: dict[str, float]) -> None:
@@ -165,19 +137,17 @@ class Autoencoder(PlainHookName, L.LightningModule):
 
     def on_train_epoch_end(self) -> None:
         """The epoch's training means, then ``val/loss`` over the val split, read with one host sync."""
-        strategy = self.trainer.strategy
-        totals = [self.train_means.totals(strategy, self.device)]
+        accumulated = [(self.train_means, self.train_means.totals(self.trainer.strategy, self.device))]
         datamodule = getattr(self.trainer, "datamodule", None)
         if hasattr(datamodule, "validation_batches"):
-            totals.append(self.validation_totals(datamodule.validation_batches()))
-        host = torch.cat(totals).tolist()  # the one host sync of an epoch
-        width = self.train_means.width
-        for values in self.train_means.means(host[:width]):
+            accumulated.append((self.val_means, self.validation_totals(datamodule.validation_batches())))
+        train, *val = read_together(*accumulated)  # the one host sync of an epoch
+        for values in train:
             self._log(values)
             loss = values["train/loss"]
             if not math.isfinite(loss):  # checked once an epoch: no per-step sync
                 raise TrainingDiverged(f"train/loss became {loss} in epoch {self.current_epoch}")
-        for values in self.val_means.means(host[width:]):
+        for values in val[0] if val else ():
             self._log(values)
 
     def validation_totals(self, groups) -> torch.Tensor:

@@ -18,13 +18,13 @@ class TiedLinear(nn.Module):
         return F.linear(code, self.encoder_layer.weight.t(), self.bias)
 
 
-RECONSTRUCTION_LOSSES = ("mse", "l1", "bce")
+# by name: each loss's own kernel, mean or per value (``reduction``); for ``bce`` the decoder output is
+# a logit (stable under mixed precision)
+LOSS_FUNCTIONS = {"mse": F.mse_loss, "l1": F.l1_loss, "bce": F.binary_cross_entropy_with_logits}
+RECONSTRUCTION_LOSSES = tuple(LOSS_FUNCTIONS)
 
 
-def reconstruction_loss(name: str, decoder_output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean over every value. For ``bce`` the decoder output is a logit (stable under mixed precision)."""
-    if name == "mse":
-        return F.mse_loss(decoder_output, target)
-    if name == "l1":
-        return F.l1_loss(decoder_output, target)
-    return F.binary_cross_entropy_with_logits(decoder_output, target)
+def reconstruction_loss(name: str, decoder_output: torch.Tensor, target: torch.Tensor,
+                        reduction: str = "mean") -> torch.Tensor:
+    """The mean over every value, or (``reduction="none"``) the loss of each value."""
+    return LOSS_FUNCTIONS[name](decoder_output, target, reduction=reduction)

@@ -41,7 +41,7 @@ class Contractive(Regularizer):
         return self._jacobian.needs_input_grad(self.projections)
 
     def penalty(self, model, inputs, code) -> torch.Tensor:
-        if self._jacobian.route == "closed form":
+        if self._weight_name is not None:  # the closed form (bind): its gradient written out
             linear, _, activation = self._jacobian.chain[0]
             return closed_form_penalty(linear.weight, activation, code, self.weight)
         squared = self._jacobian.sq_norm(inputs, code, self.projections, create_graph=True)

@@ -1,0 +1,47 @@
+"""What aebench's LightningModules share: their own optimizer steps inside one Lightning call.
+
+A small autoencoder takes a step in well under a millisecond, less than a Lightning step costs, so
+a module takes ``trainer.steps_per_call`` optimizer steps inside each call (manual optimization).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import torch
+
+
+class ManualStepModule(L.LightningModule):
+    """A LightningModule that steps its optimizer itself (``take_step``)."""
+
+    def __init__(self):
+        super().__init__()
+        self.automatic_optimization = False
+        self._plain_optimizer: torch.optim.Optimizer | None = None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """Lightning names the hook it runs on the module around every hook call (about 30 times an
+        epoch): a plain string, which needs none of the parameter, buffer and submodule checks of
+        nn.Module's ``__setattr__`` (about 2 microseconds each: 0.06 ms an epoch, BENCHMARKS.md)."""
+        if name == "_current_fx_name":
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
+
+    def on_train_start(self) -> None:
+        # one process and no loss scaling: step the optimizer directly, skipping Lightning's wrappers
+        scaled = getattr(self.trainer.precision_plugin, "scaler", None) is not None
+        self._plain_optimizer = self.optimizers().optimizer if self.trainer.world_size == 1 and not scaled else None
+
+    def take_step(self, loss: torch.Tensor) -> None:
+        """One optimizer step on ``loss``: directly where it can, else through Lightning, which keeps
+        gradient scaling (fp16) and data parallelism right."""
+        if self._plain_optimizer is not None:
+            self._plain_optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self._plain_optimizer.step()
+        else:
+            optimizer = self.optimizers()
+            optimizer.zero_grad()
+            self.manual_backward(loss)
+            optimizer.step()
