@@ -116,16 +116,17 @@ class SeedEnsemble(ManualStepModule):
 
     def training_step(self, groups: list[torch.Tensor], call_index: int) -> None:
         params = self._params
-        for xs in groups:  # xs: (K, B, ...)
+        for xs in groups:  # xs: (K, B, ...); seeds do not interact: the summed loss gives each its own gradient
             if self.batched is not None:
-                terms = self.batched.loss_terms(params, xs)  # [(K,) per term]
+                step_loss = self.batched.step_loss(params, xs)
+                self.take_step(*step_loss.roots())
+                terms = step_loss.terms()  # [(K,) per term]
             else:
                 terms = self._call(self._terms, (0,), xs).unbind(1)
-            # seeds do not interact: each gets its own gradient
-            loss = terms[0].sum()
-            for term in terms[1:]:
-                loss = loss + term.sum()
-            self.take_step(loss)
+                loss = terms[0].sum()
+                for term in terms[1:]:
+                    loss = loss + term.sum()
+                self.take_step(loss)
             self.train_means.update(terms, weight=xs.shape[1])
 
     def on_train_epoch_end(self) -> None:

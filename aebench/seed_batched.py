@@ -16,7 +16,7 @@ contractive penalty of deeper encoders) keep the ``vmap`` path of :class:`aebenc
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import torch
 from torch import nn
@@ -28,12 +28,28 @@ ELEMENTWISE = tuple(set(ACTIVATIONS.values()))
 Step = tuple  # ("linear", weight index, bias index | None) and the like: see SeedBatchedAutoencoder.plan
 
 
-def per_seed_reconstruction_loss(name: str, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """(K,): each seed's mean over its batch and values (``aebench.models.layers.reconstruction_loss``),
-    from the loss's own per-value kernel (one operator forward, one backward), summed per seed and
-    divided on the (K,) sums: a mean over the whole stack would divide every value of its gradient."""
-    values = reconstruction_loss(name, output, target, reduction="none")
-    return values.sum(dim=tuple(range(1, values.ndim))) / math.prod(values.shape[1:])
+def seed_means(values: torch.Tensor) -> torch.Tensor:
+    """(K,): each seed's mean over its values (K, B, ...)."""
+    return values.flatten(1).mean(1)
+
+
+class SeedStepLoss(NamedTuple):
+    """One step's loss of K stacked seeds, kept in the form backward takes with the fewest operators."""
+
+    values: torch.Tensor  # the reconstruction loss of each value (K, B, ...)
+    penalties: list[torch.Tensor]  # (K,) per penalty
+
+    def terms(self) -> list[torch.Tensor]:
+        """[(K,) per term], detached: each seed's reconstruction loss (the mean of its values), then each penalty."""
+        return [seed_means(self.values.detach()), *(penalty.detach() for penalty in self.penalties)]
+
+    def roots(self) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """(tensors, their gradients): backward from these is backward from the sum over seeds of every term.
+        Each value's gradient is 1/n, n the values of one seed, so the reduction to per-seed means (a sum, a
+        division, a sum over seeds: three more nodes each way, about 30 us a step) stays out of the graph."""
+        values = self.values
+        mean_gradient = values.new_full((1,) * values.ndim, 1 / math.prod(values.shape[1:])).expand_as(values)
+        return [values, *self.penalties], [mean_gradient, *(p.new_ones(()).expand_as(p) for p in self.penalties)]
 
 
 class SeedBatchedAutoencoder:
@@ -111,9 +127,9 @@ class SeedBatchedAutoencoder:
         """(K, B, code) from inputs (K, B, ...)."""
         return self.run(self.encoder_steps, params, inputs)
 
-    def loss_terms(self, params: Sequence[torch.Tensor], xs: torch.Tensor) -> list[torch.Tensor]:
-        """[(K,) per term], ``params`` in the layout of ``to_batched``: as ``Autoencoder.loss_terms`` for
-        each seed's batch ``xs[k]``, with fresh corruption per seed."""
+    def step_loss(self, params: Sequence[torch.Tensor], xs: torch.Tensor) -> SeedStepLoss:
+        """The terms of ``Autoencoder.loss_terms`` for each seed's batch ``xs[k]``, with fresh corruption per
+        seed; ``params`` in the layout of ``to_batched``."""
         model, inputs = self.model, xs
         if not self.clean_inputs:
             inputs = model.task.training_input(xs.flatten(0, 1))
@@ -121,15 +137,17 @@ class SeedBatchedAutoencoder:
                 inputs = regularizer.corrupt(inputs)
             inputs = inputs.reshape(xs.shape[:2] + inputs.shape[1:])
         code = self.encode(params, inputs)
-        terms = [per_seed_reconstruction_loss(model.loss_name, self.run(self.decoder_steps, params, code), xs)]
+        values = reconstruction_loss(model.loss_name, self.run(self.decoder_steps, params, code), xs, reduction="none")
+        penalties = []
         if self.penalties:  # penalties take the model's layout (K, out, in)
             weights = {name: params[position].transpose(1, 2) for name, position in self.weight_positions.items()}
-            terms.extend(regularizer.seed_penalty(weights, inputs, code) for regularizer in self.penalties)
-        return terms
+            penalties = [regularizer.seed_penalty(weights, inputs, code) for regularizer in self.penalties]
+        return SeedStepLoss(values, penalties)
 
     def validation_loss(self, params: Sequence[torch.Tensor], inputs: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """(K,): each seed's reconstruction loss of ``x`` (B, ...) from the shared task input ``inputs``."""
         count = params[0].shape[0]
         code = self.encode(params, inputs.unsqueeze(0).expand(count, *inputs.shape))
         output = self.run(self.decoder_steps, params, code)
-        return per_seed_reconstruction_loss(self.model.loss_name, output, x.unsqueeze(0).expand_as(output))
+        target = x.unsqueeze(0).expand_as(output)
+        return seed_means(reconstruction_loss(self.model.loss_name, output, target, reduction="none"))

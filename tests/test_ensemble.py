@@ -33,15 +33,24 @@ def test_vectorised_loss_terms_equal_each_models_own(make_config):
     ["model=overcomplete", "model.tied_weights=true", "model.activation=tanh", "regularizer=contractive"],
 ])
 def test_batched_products_give_each_seeds_own_loss_terms(make_config, overrides):
-    """Fully connected models skip vmap: bmm over stacked weights gives model k's terms for seed k."""
+    """Fully connected models skip vmap: bmm over stacked weights gives model k's terms for seed k, and
+    backward from the step loss's roots gives model k's own gradient."""
     plans = [plan_run(seed_config(make_config(*overrides), seed)) for seed in (0, 1, 2)]
     ensemble = SeedEnsemble([p.model for p in plans], [0, 1, 2])
     assert ensemble.batched is not None
     xs = torch.rand(3, 16, *plans[0].datamodule.sample_shape)
-    together = torch.stack(ensemble.batched.loss_terms(list(ensemble.stacked), xs), dim=1)
+    step_loss = ensemble.batched.step_loss(list(ensemble.stacked), xs)
+    together = torch.stack(step_loss.terms(), dim=1)
+    torch.autograd.backward(*step_loss.roots())
     for index, plan in enumerate(plans):
-        alone = torch.stack(plan.model.loss_terms(xs[index]))
+        terms = plan.model.loss_terms(xs[index])
+        alone = torch.stack(terms).detach()
         assert torch.allclose(together[index], alone, rtol=1e-5, atol=1e-7), (together[index], alone)
+        sum(terms).backward()
+        for name, stacked in zip(ensemble.names, ensemble.stacked):
+            own = dict(plan.model.named_parameters())[name]
+            assert torch.allclose(ensemble.batched.to_model(name, stacked.grad)[index], own.grad,
+                                  rtol=1e-4, atol=1e-6), name
     validation = ensemble.batched.validation_loss(list(ensemble.stacked), plans[0].model.task.clean_input(xs[0]),
                                                   xs[0])
     for index, plan in enumerate(plans):

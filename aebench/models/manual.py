@@ -5,7 +5,7 @@ a module takes ``trainer.steps_per_call`` optimizer steps inside each call (manu
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import lightning as L
 import torch
@@ -33,14 +33,18 @@ class ManualStepModule(L.LightningModule):
         scaled = getattr(self.trainer.precision_plugin, "scaler", None) is not None
         self._plain_optimizer = self.optimizers().optimizer if self.trainer.world_size == 1 and not scaled else None
 
-    def take_step(self, loss: torch.Tensor) -> None:
-        """One optimizer step on ``loss``: directly where it can, else through Lightning, which keeps
-        gradient scaling (fp16) and data parallelism right."""
+    def take_step(self, loss: torch.Tensor | Sequence[torch.Tensor],
+                  gradients: Sequence[torch.Tensor] | None = None) -> None:
+        """One optimizer step on ``loss``, a scalar, or on tensors whose values weigh in by ``gradients``
+        (the step descends the sum of each tensor's values times its gradient): directly where it can, else
+        through Lightning, which keeps gradient scaling (fp16) and data parallelism right."""
         if self._plain_optimizer is not None:
             self._plain_optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            torch.autograd.backward(loss, gradients)
             self._plain_optimizer.step()
         else:
+            if gradients is not None:  # one scalar for Lightning's backward
+                loss = torch.stack([(tensor * gradient).sum() for tensor, gradient in zip(loss, gradients)]).sum()
             optimizer = self.optimizers()
             optimizer.zero_grad()
             self.manual_backward(loss)
