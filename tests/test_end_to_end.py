@@ -121,9 +121,11 @@ def test_a_built_wheel_carries_the_configs(tmp_path):
 
 
 def test_data_parallel_run_on_two_cpu_processes(tmp_path):
-    """trainer=ddp: two processes, one MLflow run written by rank 0, test metrics over the whole test set."""
+    """trainer=ddp: two processes, one MLflow run written by rank 0, test metrics over the whole test set;
+    the loss and the penalty reach Lightning's backward as one scalar."""
     done = subprocess.run([sys.executable, "-m", "aebench", "trainer=ddp", "trainer.accelerator=cpu",
-                           "trainer.devices=2", "trainer.max_epochs=3", "trainer.progress_bar=false", "model=deep"],
+                           "trainer.devices=2", "trainer.max_epochs=3", "trainer.progress_bar=false", "model=deep",
+                           "regularizer=sparse_l1"],
                           cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("aebench: digits / deep") == 1  # one summary, from rank 0
@@ -131,6 +133,7 @@ def test_data_parallel_run_on_two_cpu_processes(tmp_path):
     (run,) = client.search_runs([client.get_experiment_by_name("aebench").experiment_id])
     assert run.info.status == "FINISHED" and run.data.params["trainer.strategy"] == "ddp"
     assert [m.step for m in client.get_metric_history(run.info.run_id, "train/loss")] == [0, 1, 2]
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "train/penalty/sparse_l1")] == [0, 1, 2]
 
     import torch
 

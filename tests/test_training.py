@@ -1,6 +1,7 @@
 """Every variant on both bundled datasets through the real stack: Hydra -> Lightning -> MLflow."""
 import mlflow
 import pytest
+import torch
 
 from aebench.errors import ConfigError
 from aebench.train import train, train_seeds
@@ -91,3 +92,18 @@ def test_mixed_precision_trains_stacked_seeds(make_config, regularizer):
     assert [r.status for r in results] == ["FINISHED", "FINISHED"]
     for result in results:
         assert all(math.isfinite(result.metrics[k]) for k in ("test/mse", "test/psnr"))
+
+
+def test_one_scalar_descends_what_the_plain_backward_descends():
+    """Lightning's backward (data parallel, fp16 scaling) gets one scalar: the same gradient as backward
+    from several roots, each weighed by its gradient."""
+    from aebench.models.manual import one_scalar
+
+    torch.manual_seed(0)
+    weight = torch.randn(3, 4, requires_grad=True)
+    values, penalty = (weight * torch.randn(3, 4)).pow(2), weight.abs().sum(1)
+    roots, gradients = [values, penalty], [torch.full_like(values, 0.25), torch.ones(3)]
+    (plain,) = torch.autograd.grad(roots, [weight], gradients, retain_graph=True)
+    (scalar,) = torch.autograd.grad(one_scalar(roots, gradients), [weight])
+    assert torch.allclose(plain, scalar)
+    assert one_scalar([values.sum(), penalty.sum()], None).item() == pytest.approx((values.sum() + penalty.sum()).item())

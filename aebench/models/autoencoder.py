@@ -121,10 +121,7 @@ class Autoencoder(ManualStepModule):
         A plain tensor (from a DataLoader of your own) is one mini-batch."""
         for x in as_group(batches):
             terms = self.loss_terms(x)
-            loss = terms[0]
-            for term in terms[1:]:  # not sum(terms): that adds a zero first, one more operator each way
-                loss = loss + term
-            self.take_step(loss)
+            self.take_step(terms)  # backward from every term at once: no operator adds them up
             self.train_means.update(terms, weight=x.shape[0])
 
     def _log(self, values: dict[str, float]) -> None:
