@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import lightning as L
+import torch
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
@@ -33,6 +34,25 @@ def config_group(group: str):
         yield
     except ConfigError as error:
         raise error.in_group(group) from None
+
+
+@contextmanager
+def cpu_threads(cfg: DictConfig):
+    """torch's intra-op CPU threads as ``trainer.threads`` asks, for the block; restored after. One
+    thread trains small fully connected models faster than one per core: their operators are too
+    small to share (BENCHMARKS.md)."""
+    threads = cfg.trainer.get("threads")
+    if threads is None:
+        yield
+        return
+    with config_group("trainer"):
+        require_int("threads", threads, minimum=1)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _options(section: DictConfig, skip: tuple[str, ...]) -> dict:

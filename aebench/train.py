@@ -13,7 +13,15 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from aebench.build import RunPlan, build_trainer, check_seed_list, check_vectorisable, plan_run, seed_config
+from aebench.build import (
+    RunPlan,
+    build_trainer,
+    check_seed_list,
+    check_vectorisable,
+    cpu_threads,
+    plan_run,
+    seed_config,
+)
 from aebench.codes import encode_all
 from aebench.config import flatten
 from aebench.ensemble import SeedDataModule, SeedEnsemble
@@ -74,6 +82,11 @@ def train(cfg: DictConfig, parent_run_id: str | None = None, tags: Mapping[str, 
     exception ends it FAILED (reason in the ``failure_reason`` tag), an interrupt KILLED.
     Under data parallelism only rank 0 creates and fills the run; the other ranks train alongside.
     """
+    with cpu_threads(cfg):
+        return _train(cfg, parent_run_id, tags)
+
+
+def _train(cfg: DictConfig, parent_run_id: str | None, tags: Mapping[str, str] | None) -> RunResult:
     plan = plan_run(cfg)
     if not is_global_zero():
         _fit(plan, None, None)
@@ -145,6 +158,12 @@ def train_seeds(cfg: DictConfig, parent_run_id: str | None = None,
     """``seed=[s1, s2, ...]``: every seed in one vectorised model (``aebench.ensemble``), each seed
     its own MLflow run. ``tags(seed_cfg)`` adds tags to each seed's run. A seed whose loss
     diverges ends FAILED; the others are unaffected."""
+    with cpu_threads(cfg):
+        return _train_seeds(cfg, parent_run_id, tags)
+
+
+def _train_seeds(cfg: DictConfig, parent_run_id: str | None,
+                 tags: Callable[[DictConfig], Mapping[str, str]] | None) -> list[RunResult]:
     seeds = check_seed_list(cfg)
     configs = [seed_config(cfg, seed) for seed in seeds]
     plans = [plan_run(seed_cfg) for seed_cfg in configs]  # each seed initialised as its own run would be

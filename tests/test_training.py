@@ -107,3 +107,20 @@ def test_one_scalar_descends_what_the_plain_backward_descends():
     (scalar,) = torch.autograd.grad(one_scalar(roots, gradients), [weight])
     assert torch.allclose(plain, scalar)
     assert one_scalar([values.sum(), penalty.sum()], None).item() == pytest.approx((values.sum() + penalty.sum()).item())
+
+
+def test_trainer_threads_hold_for_the_run_only(make_config, client):
+    """trainer.threads sets torch's CPU threads while the run trains, then gives back the caller's;
+    the run is the same run (the same run_key) on any number of threads."""
+    from aebench.build import cpu_threads
+    from aebench.sweep.keys import run_key
+
+    before = torch.get_num_threads()
+    one, default = make_config("trainer.threads=1"), make_config()
+    with cpu_threads(one):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    assert run_key(one) == run_key(default)
+    result = train(one)
+    assert result.status == "FINISHED" and torch.get_num_threads() == before
+    assert client.get_run(result.run_id).data.params["trainer.threads"] == "1"

@@ -30,6 +30,7 @@ BAD_INPUTS = {
     "bce on standardised data is fine but bad loss is not": (["model.loss=huber"], "model.loss='huber' is not allowed: one of mse, l1, bce"),
     "zero learning rate": (["trainer.lr=0"], "trainer.lr=0 is not allowed: a number > 0"),
     "zero batch size": (["trainer.batch_size=0"], "trainer.batch_size=0 is not allowed: an integer >= 1"),
+    "zero threads": (["trainer.threads=0"], "trainer.threads=0 is not allowed: an integer >= 1"),
     "bad precision": (["trainer.precision=8"], "trainer.precision='8' is not allowed: one of"),
     "split leaves no training data": (["dataset.test_fraction=0.5", "dataset.val_fraction=0.5"], "dataset.val_fraction=0.5 is not allowed"),
     "negative weight": (["regularizer=l2", "regularizer.weight=-1"], "regularizer.weight=-1 is not allowed: a number >= 0.0"),
