@@ -15,10 +15,10 @@ from aebench.metrics import MetricOptions, psnr_metric, reconstruction_metrics
 from aebench.probes import code_map, probe_accuracies
 
 
-def pca_baseline(datamodule: AutoencoderDataModule, code_dim: int, batch_size: int,
+def pca_baseline(datamodule: AutoencoderDataModule, code_dim: int,
                  options: MetricOptions = MetricOptions()) -> tuple[dict[str, float], np.ndarray]:
-    """(metrics, 2-D map of the test codes). ``batch_size`` fixes the test noise of
-    ``test/denoise_psnr`` exactly as a run with that batch size draws it."""
+    """(metrics, 2-D map of the test codes). The test noise of ``test/denoise_psnr`` is drawn for the
+    datamodule's numbered test batches, exactly as a run with its batch size draws it."""
     started = time.perf_counter()
     shape = datamodule.sample_shape
     train_x, test_x = datamodule.inputs("train"), datamodule.inputs("test")
@@ -34,7 +34,7 @@ def pca_baseline(datamodule: AutoencoderDataModule, code_dim: int, batch_size: i
                for name, value in reconstruction_metrics(shape, unit_range)(test_reconstruction, test_x).items()}
     if unit_range:
         denoise = psnr_metric(shape)
-        for index, batch in enumerate(test_x.split(batch_size)):
+        for index, batch in datamodule.numbered_test_batches():
             denoise.update(reconstruct(batch + options.denoise_std * fixed_noise(batch, index))[1], batch)
         metrics["test/denoise_psnr"] = denoise.compute().item()
     metrics["test/jacobian_frobenius"] = math.sqrt(code_dim)  # orthonormal projection: ||J||_F^2 = k

@@ -111,3 +111,24 @@ def test_datamodule_serves_its_split():
     assert torch.equal(everything(module.test_dataloader()), module.inputs("test"))
     assert module.labels("test").shape == (len(module.split.test),)
     assert np.isclose(len(module.split.train) / 1797, 0.7, atol=0.01)
+
+
+def test_numbered_test_batches_are_what_the_test_step_sees(make_config):
+    """A task that scores the whole test split afterwards (denoise, dewatermark, the PCA baseline) corrupts
+    batch i as the test step did: the same batches, in groups of steps_per_call, with the same numbers."""
+    from aebench.build import plan_run
+
+    plan = plan_run(make_config("trainer.batch_size=50", "trainer.steps_per_call=2"))
+    seen, task_input = [], plan.model.task.test_input
+
+    def recording(x, index):
+        seen.append((index, x.clone()))
+        return task_input(x, index)
+
+    plan.model.task.test_input = recording
+    plan.trainer.test(plan.model, datamodule=plan.datamodule, verbose=False)
+    expected = plan.datamodule.numbered_test_batches()
+    assert len(expected) > 4 and expected[-1][1].shape[0] < 50  # several groups, a short last batch
+    assert [index for index, _ in seen] == [index for index, _ in expected]
+    for (_, batch), (_, same) in zip(seen, expected):
+        assert torch.equal(batch, same)

@@ -78,3 +78,22 @@ def test_evaluation_metrics_match_a_direct_computation():
     assert results["test/psnr"] == pytest.approx(sum(psnr) / len(psnr), rel=1e-5)
     assert results["test/denoise_psnr"] == pytest.approx(sum(denoise_psnr) / len(denoise_psnr), rel=1e-5)
     assert results["test/jacobian_projections"] == 0
+
+
+def test_the_tasks_psnr_is_test_psnr_and_takes_a_mask():
+    """The tasks' per-image PSNR (it takes a mask; torchmetrics' does not) gives test/psnr's value
+    unmasked, and over a mask the PSNR of the masked values alone."""
+    from aebench.metrics import psnr_metric
+    from aebench.tasks.common import psnr_per_image
+
+    generator = torch.Generator().manual_seed(0)
+    clean = torch.rand(20, 1, 8, 8, generator=generator)
+    estimate = (clean + 0.1 * torch.randn(clean.shape, generator=generator)).clamp(0, 1)
+    metric = psnr_metric((1, 8, 8))
+    metric.update(estimate, clean)
+    assert psnr_per_image(estimate, clean).mean().item() == pytest.approx(metric.compute().item(), rel=1e-5)
+    mask = torch.rand(clean.shape, generator=generator) < 0.3
+    for index in range(len(clean)):
+        picked = mask[index]
+        mse = (estimate[index][picked] - clean[index][picked]).pow(2).mean().item()
+        assert psnr_per_image(estimate, clean, mask)[index].item() == pytest.approx(10 * math.log10(1 / mse), rel=1e-5)

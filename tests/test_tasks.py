@@ -91,7 +91,7 @@ def test_compress_at_16_bits_matches_the_unquantised_model_and_pca(make_config, 
     assert metrics["test/bpp"] == 8 * 16 / 64
     assert metrics["test/compress_psnr"] == pytest.approx(metrics["test/psnr"], abs=0.01)
     datamodule = build_datamodule(cfg)
-    pca, _ = pca_baseline(datamodule, 8, cfg.trainer.batch_size, build_metric_options(cfg))
+    pca, _ = pca_baseline(datamodule, 8, build_metric_options(cfg))
     assert metrics["test/pca_compress_psnr"] == pytest.approx(pca["test/psnr"], abs=0.01)
     assert abs(metrics["test/jpeg_bpp"] - 2.0) <= 0.2 and 10 < metrics["test/jpeg_psnr_at_bpp"] < 40
     curve = json.loads(artifact(client, result.run_id, "jpeg_curve.json", tmp_path))
@@ -103,7 +103,7 @@ def test_fewer_bits_cost_psnr(make_config):
     coarse = train(cfg).metrics
     assert coarse["test/bpp"] == 8 * 2 / 64
     assert coarse["test/compress_psnr"] < coarse["test/psnr"] - 0.5
-    pca, _ = pca_baseline(build_datamodule(cfg), 8, cfg.trainer.batch_size, build_metric_options(cfg))
+    pca, _ = pca_baseline(build_datamodule(cfg), 8, build_metric_options(cfg))
     assert coarse["test/pca_compress_psnr"] < pca["test/psnr"] - 0.5
 
 

@@ -114,5 +114,12 @@ class AutoencoderDataModule(L.LightningDataModule):
     def test_dataloader(self) -> TensorBatches:
         return self._batches("test", shuffle=False)
 
+    def numbered_test_batches(self) -> list[tuple[int, torch.Tensor]]:
+        """The test split on the CPU, cut and numbered as the test loader of one process hands it to
+        ``Autoencoder.test_step``: a task's fixed test corruption of batch i is drawn from i, so a task
+        that scores the whole split afterwards corrupts it exactly as the test step did."""
+        batches = TensorBatches(self.inputs("test"), self.batch_size, shuffle=False, group=self.steps_per_call)
+        return list(enumerate(batch for group in batches for batch in group))
+
     def teardown(self, stage: str) -> None:
         self._on_device.clear()

@@ -47,6 +47,6 @@ def _log_one(state: SweepState, cfg, datamodule, code_dim: int, key: str) -> Non
               "model.code_dim": code_dim, "trainer.batch_size": cfg.trainer.batch_size}
     run_id = store.start_run(f"{cfg.dataset.name}-pca-k{code_dim}", tags, params, parent_run_id=state.parent_run_id)
     with tracked(store, run_id):
-        metrics, points = pca_baseline(datamodule, code_dim, cfg.trainer.batch_size, build_metric_options(cfg))
+        metrics, points = pca_baseline(datamodule, code_dim, build_metric_options(cfg))
         store.log_metrics(run_id, metrics)
         log_code_map(store, run_id, points, datamodule.labels("test"))

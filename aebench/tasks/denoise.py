@@ -60,7 +60,7 @@ class Denoise(Task):
         metrics = {}
         for level in self.levels:
             noisy = torch.cat([fixed_corruption(self.corruption.noise, level, batch, index)
-                               for index, batch in enumerate(test_x.split(datamodule.batch_size))])
+                               for index, batch in datamodule.numbered_test_batches()])
             denoised = apply_in_chunks(model, noisy, device=device)
             gain = psnr_per_image(denoised, test_x) - psnr_per_image(noisy.clamp(0, 1), test_x)
             metrics[f"test/denoise_gain_{level:g}"] = gain.mean().item()

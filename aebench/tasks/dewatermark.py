@@ -72,6 +72,6 @@ class Dewatermark(Task):
 
     def evaluate(self, model, datamodule):
         test_x = datamodule.inputs("test")
-        batches = test_x.split(datamodule.batch_size)  # the test step's batches: the same watermarks
-        marked = torch.cat([self.test_input(batch, index) for index, batch in enumerate(batches)])
+        # the test step's batches and numbers: the same watermarks
+        marked = torch.cat([self.test_input(batch, index) for index, batch in datamodule.numbered_test_batches()])
         return {"test/watermarked_psnr": psnr_per_image(marked, test_x).mean().item()}, {}
