@@ -5,7 +5,7 @@ fit (``plan_run`` -> Lightning); K seeds are ``aebench.ensemble.SeedEnsemble`` (
 over stacked parameters). Throughput counts every seed's samples; the target is K seeds at
 >= 0.8 x K times one seed's samples/s.
 
-    python scripts/bench_seeds.py [--model undercomplete] [--seeds 2 4 8] [--epochs 20] [--rounds 3]
+    python scripts/bench_seeds.py [--model undercomplete] [--seeds 2 4 8] [--epochs 20] [--rounds 3] [--threads 1]
 """
 from __future__ import annotations
 
@@ -49,9 +49,12 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[2, 4, 8])
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None, help="torch's CPU threads for both sides (default: torch's)")
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args()
     quiet()
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     cfg = config(f"model={args.model}", f"dataset={args.dataset}", f"trainer.max_epochs={args.epochs}", *args.overrides)
     samples = len(plan_run(cfg).datamodule.split.train) * args.epochs
     one_seed(cfg), many_seeds(cfg, 2)  # warm-up
