@@ -49,7 +49,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[2, 4, 8])
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=None, help="torch's CPU threads for both sides (default: torch's)")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads, both sides")
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args()
     quiet()

@@ -124,3 +124,21 @@ def test_trainer_threads_hold_for_the_run_only(make_config, client):
     result = train(one)
     assert result.status == "FINISHED" and torch.get_num_threads() == before
     assert client.get_run(result.run_id).data.params["trainer.threads"] == "1"
+
+
+def test_a_constant_term_adds_nothing_to_the_step(make_config):
+    """A penalty that depends on no parameter is logged, and the step is the step of the other terms."""
+    from aebench.build import plan_run
+
+    plans = [plan_run(make_config()) for _ in range(2)]
+    x = torch.rand(16, 1, 8, 8)
+    for plan in plans:
+        plan.model._plain_optimizer = torch.optim.SGD(plan.model.parameters(), lr=0.1)
+    with_constant = plans[0].model
+    with_constant.loss_terms = lambda batch: [plans[0].model.reconstruction_loss(
+        with_constant.decoder(with_constant.encoder(batch)), batch), torch.tensor(0.5)]
+    plans[0].model.train_means = type(plans[0].model.train_means)(["train/loss", "train/penalty/constant"])
+    for plan in plans:
+        plan.model.training_step([x], 0)
+    for one, other in zip(plans[0].model.parameters(), plans[1].model.parameters()):
+        assert torch.equal(one, other)

@@ -42,13 +42,22 @@ class ManualStepModule(L.LightningModule):
         scaling (fp16) and data parallelism right."""
         if self._plain_optimizer is not None:
             self._plain_optimizer.zero_grad(set_to_none=True)
-            torch.autograd.backward(loss, gradients)
+            torch.autograd.backward(*differentiable(loss, gradients))
             self._plain_optimizer.step()
         else:
             optimizer = self.optimizers()
             optimizer.zero_grad()
             self.manual_backward(one_scalar(loss, gradients))
             optimizer.step()
+
+
+def differentiable(loss: torch.Tensor | Sequence[torch.Tensor], gradients: Sequence[torch.Tensor] | None):
+    """The terms that depend on a parameter, with their gradients: backward refuses a constant one,
+    which adds nothing to any gradient (a sum of terms would carry it along)."""
+    if isinstance(loss, torch.Tensor) or all(term.requires_grad for term in loss):
+        return loss, gradients
+    keep = [index for index, term in enumerate(loss) if term.requires_grad]
+    return [loss[i] for i in keep], None if gradients is None else [gradients[i] for i in keep]
 
 
 def one_scalar(loss: torch.Tensor | Sequence[torch.Tensor], gradients: Sequence[torch.Tensor] | None) -> torch.Tensor:
