@@ -170,7 +170,7 @@ def check_vectorisable(plan: "RunPlan", seeds: list[int]) -> None:
     require(not isinstance(model, StackedAutoencoder), "seed", seeds,
             f"a single integer for {label}: its layer-wise pretraining is not vectorised over seeds")
     contractive = [r for r in model.regularizers if r.name == "contractive"]
-    require(not (contractive and EncoderJacobian(model.encoder).needs_input_grad(contractive[0].projections)),
+    require(not (contractive and EncoderJacobian(model.encoder).needs_input_grad()),
             "seed", seeds, f"a single integer for the contractive penalty of {label}: its vector-Jacobian "
             "products cannot be vectorised over seeds")
     require(plan.trainer.world_size == 1, "trainer.strategy", plan.cfg.trainer.strategy,

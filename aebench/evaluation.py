@@ -47,7 +47,7 @@ class TestEvaluation(nn.Module):
         """``x`` is the clean test batch (the target); the encoder sees the task's input for it."""
         task_input = model.task.test_input(x, batch_idx)
         with torch.enable_grad():
-            needs_grad = self._jacobian.needs_input_grad(self.options.jacobian_projections)
+            needs_grad = self._jacobian.needs_input_grad()
             inputs = task_input.detach().requires_grad_(needs_grad)
             code = model.encoder(inputs)
             squared = self._jacobian.sq_norm(inputs, code, self.options.jacobian_projections)

@@ -10,7 +10,11 @@ Every route is batched over the samples; none loops over them in Python:
   with ||P W_1||_F^2 = sum((P W_1 W_1^T) * P) so the input dimension enters only through W_1 W_1^T;
 - vector-Jacobian products, for any other encoder (convolutions): exact as sum_k ||e_k^T J||^2
   over the K code directions in one batched backward pass, or estimated without bias as
-  mean_p ||v_p^T J||^2 over P random sign vectors v_p (E[v v^T] = I).
+  mean_p ||v_p^T J||^2 over P random sign vectors v_p (E[v v^T] = I);
+- estimated for a chain: mean_p ||J u_p||^2 over P random sign vectors u_p of the input side
+  (E[u u^T] = I, Hutchinson's estimator), each J u carried forward through the layers with the
+  activations, t_l = s_l'(a_l) * (W_l t_{l-1}): forward mode, so its gradient needs no double
+  backward (about 40 % of the cost of the vector-Jacobian estimate, BENCHMARKS.md).
 """
 from __future__ import annotations
 
@@ -90,12 +94,23 @@ def closed_form_penalty(weight: torch.Tensor, activation: str, code: torch.Tenso
     return weight_of_penalty * closed_form_sq_norm(weight, activation, code).mean(dim=-1)
 
 
-def chain_sq_norm(chain: list[tuple[nn.Linear, nn.Module, str]], inputs: torch.Tensor) -> torch.Tensor:
-    """Exact ||J||_F^2 per sample for a linear chain, recomputing the layer outputs from ``inputs``."""
-    hidden, derivatives = inputs.flatten(1), []
-    for linear, activation, name in chain:
+Chain = list[tuple[nn.Linear, nn.Module, str]]
+
+
+def chain_outputs(chain: Chain, inputs: torch.Tensor) -> list[torch.Tensor]:
+    """Each layer's output (after its activation) for ``inputs``, the last one the code."""
+    hidden, outputs = inputs.flatten(1), []
+    for linear, activation, _ in chain:
         hidden = activation(linear(hidden))
-        derivatives.append(DERIVATIVE_FROM_OUTPUT[name](hidden))
+        outputs.append(hidden)
+    return outputs
+
+
+def chain_sq_norm(chain: Chain, inputs: torch.Tensor, outputs: list[torch.Tensor] | None = None) -> torch.Tensor:
+    """Exact ||J||_F^2 per sample for a linear chain, from the layer ``outputs`` of the encoder pass
+    (recomputed from ``inputs`` when not given)."""
+    outputs = chain_outputs(chain, inputs) if outputs is None else outputs
+    derivatives = [DERIVATIVE_FROM_OUTPUT[name](output) for (_, _, name), output in zip(chain, outputs)]
     product = derivatives[-1].unsqueeze(2) * chain[-1][0].weight  # D_L W_L: (B, K, width_{L-1})
     for (linear, _, _), derivative in zip(reversed(chain[1:-1]), reversed(derivatives[1:-1])):
         product = (product * derivative.unsqueeze(1)) @ linear.weight
@@ -105,10 +120,29 @@ def chain_sq_norm(chain: list[tuple[nn.Linear, nn.Module, str]], inputs: torch.T
     return ((product @ (first @ first.t())) * product).sum(dim=(1, 2))
 
 
-def sign_directions(projections: int, batch: int, code_dim: int, like: torch.Tensor) -> torch.Tensor:
-    """(projections, batch, code_dim) independent random signs: E[v v^T] = I."""
-    signs = torch.randint(0, 2, (projections, batch, code_dim), device=like.device)
+def sign_directions(projections: int, batch: int, width: int, like: torch.Tensor) -> torch.Tensor:
+    """(projections, batch, width) independent random signs: E[v v^T] = I."""
+    signs = torch.randint(0, 2, (projections, batch, width), device=like.device)
     return (2 * signs - 1).to(like.dtype)
+
+
+def jvp_chain_sq_norms(chain: Chain, inputs: torch.Tensor, directions: torch.Tensor,
+                       outputs: list[torch.Tensor] | None = None) -> torch.Tensor:
+    """||J u||^2 for each input-side direction u (directions: (P, B, input values)) and sample: (P, B),
+    the Jacobian-vector products carried forward through the chain with its layer ``outputs``
+    (recomputed from ``inputs`` when not given)."""
+    outputs = chain_outputs(chain, inputs) if outputs is None else outputs
+    tangent = directions
+    for (linear, _, name), output in zip(chain, outputs):
+        tangent = (tangent @ linear.weight.t()) * DERIVATIVE_FROM_OUTPUT[name](output)
+    return tangent.pow(2).sum(dim=2)
+
+
+def jvp_chain_sq_norm(chain: Chain, inputs: torch.Tensor, projections: int,
+                      outputs: list[torch.Tensor] | None = None) -> torch.Tensor:
+    """The unbiased estimate of a chain's ||J||_F^2 per sample from ``projections`` random sign directions."""
+    flat = inputs.flatten(1)
+    return jvp_chain_sq_norms(chain, inputs, sign_directions(projections, *flat.shape, flat), outputs).mean(dim=0)
 
 
 def vjp_sq_norms(code: torch.Tensor, inputs: torch.Tensor, directions: torch.Tensor,
@@ -138,6 +172,25 @@ class EncoderJacobian:
     def __init__(self, encoder: nn.Module):
         self.encoder = encoder
         self.chain = linear_chain(encoder)
+        self._outputs: list[torch.Tensor] = []  # the layer outputs of the latest encoder pass (keep_outputs)
+
+    def keep_outputs(self) -> None:
+        """Keep the layer outputs of every pass of a deeper chain (forward hooks on its activations), so
+        that ``sq_norm`` of that pass's code reads them instead of running the layers again (a third of
+        what the exact penalty costs, most of what the estimate does: BENCHMARKS.md)."""
+        if self.chain is not None and len(self.chain) > 1:
+            for _, activation, _ in self.chain:
+                activation.register_forward_hook(self._keep)
+
+    def _keep(self, module: nn.Module, args, output: torch.Tensor) -> None:
+        if module is self.chain[0][1]:  # the first layer: a new pass
+            self._outputs = []
+        self._outputs.append(output)
+
+    def _outputs_of(self, code: torch.Tensor) -> list[torch.Tensor] | None:
+        """The kept layer outputs if ``code`` is the very tensor their pass produced, else None."""
+        outputs = self._outputs
+        return outputs if len(outputs) == len(self.chain) and outputs[-1] is code else None
 
     @property
     def route(self) -> str:
@@ -145,17 +198,20 @@ class EncoderJacobian:
             return "vector-Jacobian products"
         return "closed form" if len(self.chain) == 1 else "layer chain"
 
-    def needs_input_grad(self, projections: int | None = None) -> bool:
-        """Only the vector-Jacobian route differentiates through the inputs."""
-        return self.route != "closed form" and (self.chain is None or projections is not None)
+    def needs_input_grad(self) -> bool:
+        """Only the vector-Jacobian route differentiates through the inputs (chains estimate forward)."""
+        return self.chain is None
 
     def sq_norm(self, inputs: torch.Tensor, code: torch.Tensor, projections: int | None = None,
                 create_graph: bool = False) -> torch.Tensor:
         """Per-sample ||J_f(x)||_F^2 by the cheapest exact route. ``projections`` replaces every route
-        but the closed form by the unbiased estimate from that many vector-Jacobian products."""
+        but the closed form by the unbiased estimate from that many random directions: Jacobian-vector
+        products for a chain, vector-Jacobian products for any other encoder."""
         if self.route == "closed form":
             linear, _, name = self.chain[0]
             return closed_form_sq_norm(linear.weight, name, code)
-        if self.chain is not None and projections is None:
-            return chain_sq_norm(self.chain, inputs)
+        if self.chain is not None:
+            outputs = self._outputs_of(code)
+            return chain_sq_norm(self.chain, inputs, outputs) if projections is None else \
+                jvp_chain_sq_norm(self.chain, inputs, projections, outputs)
         return vjp_sq_norm(code, inputs, projections, create_graph)

@@ -106,6 +106,18 @@ def test_seed_lists_that_cannot_be_vectorised_are_refused(make_config):
         train_seeds(make_config("seed=[3,3]"))
 
 
+def test_seeds_of_a_deep_encoder_train_together_with_the_estimated_contractive_penalty(make_config, client):
+    """The chain's estimate runs forward (no input gradient), so its seeds vectorise: each its own run."""
+    import math
+
+    results = train_seeds(make_config("seed=[0,1]", "model=deep", "regularizer=contractive",
+                                      "regularizer.projections=1"))
+    assert [r.status for r in results] == ["FINISHED", "FINISHED"]
+    penalties = [[m.value for m in client.get_metric_history(r.run_id, "train/penalty/contractive")] for r in results]
+    assert all(len(p) == 3 and all(math.isfinite(v) and v > 0 for v in p) for p in penalties)
+    assert penalties[0] != penalties[1]
+
+
 def test_diverging_seeds_end_failed(make_config, client):
     results = train_seeds(make_config("seed=[0,1]", "trainer.lr=1e30", "trainer.max_epochs=2"))
     assert [r.status for r in results] == ["FAILED", "FAILED"]

@@ -4,7 +4,8 @@ import itertools
 import pytest
 import torch
 
-from aebench.jacobian import EncoderJacobian, vjp_sq_norm, vjp_sq_norms
+from aebench.jacobian import (EncoderJacobian, chain_sq_norm, jvp_chain_sq_norm, jvp_chain_sq_norms, linear_chain,
+                              vjp_sq_norm, vjp_sq_norms)
 from aebench.models import create_model
 from aebench.regularizers import L2, Contractive, SparseKL, SparseL1
 
@@ -175,8 +176,57 @@ def test_projections_estimate_the_contractive_penalty_of_a_deep_encoder():
     exact.bind(model)
     estimate = Contractive(weight=1.0, projections=4000)
     estimate.bind(model)
-    assert not exact.needs_input_grad and estimate.needs_input_grad  # layer chain vs vector-Jacobian products
-    inputs = x.clone().requires_grad_(True)
-    code = model.encoder(inputs)
+    assert not exact.needs_input_grad and not estimate.needs_input_grad  # the chain, exact or carried forward
+    code = model.encoder(x)
     torch.manual_seed(0)
-    assert estimate.penalty(model, inputs, code).item() == pytest.approx(exact.penalty(model, x, code).item(), rel=0.03)
+    assert estimate.penalty(model, x, code).item() == pytest.approx(exact.penalty(model, x, code).item(), rel=0.03)
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid"])
+def test_the_forward_estimate_of_a_chain_is_unbiased(activation):
+    """Averaged over all 2^n input-side sign vectors, ||J u||^2 is the exact norm (E[u u^T] = I exactly),
+    and so is its gradient; one draw differs from it."""
+    model = random_model("deep", (5,), {"hidden_dims": [4, 3], "code_dim": 2, "activation": activation}, seed=6)
+    chain = linear_chain(model.encoder)
+    x = torch.randn(3, 5, dtype=torch.float64)
+    signs = torch.tensor(list(itertools.product([-1.0, 1.0], repeat=5)), dtype=torch.float64)  # (32, 5)
+    every_sign = signs.unsqueeze(1).expand(-1, 3, -1)
+    averaged, exact = jvp_chain_sq_norms(chain, x, every_sign).mean(0), chain_sq_norm(chain, x)
+    assert torch.allclose(averaged, exact, rtol=1e-12)
+    weight = chain[0][0].weight
+    (from_average,) = torch.autograd.grad(averaged.sum(), weight)
+    (from_exact,) = torch.autograd.grad(exact.sum(), weight)
+    assert torch.allclose(from_average, from_exact, rtol=1e-10)
+    torch.manual_seed(0)
+    assert not torch.allclose(jvp_chain_sq_norm(chain, x, projections=1), exact)
+
+
+@pytest.mark.parametrize("projections", [None, 3])
+def test_the_penalty_of_a_chain_reads_the_layer_outputs_of_the_training_pass(projections, monkeypatch):
+    """Kept by forward hooks: the layers do not run again, and the penalty and its gradient are those of
+    running them again; a code from another pass gets its own layer outputs."""
+    import aebench.jacobian as jacobian
+
+    model = random_model("deep", (10,), {"hidden_dims": [8, 6]}, seed=7)
+    penalty = Contractive(weight=1.0, projections=projections)
+    penalty.bind(model)
+    x, other = torch.randn(5, 10, dtype=torch.float64), torch.randn(5, 10, dtype=torch.float64)
+    reruns, run_layers = [], jacobian.chain_outputs
+    monkeypatch.setattr(jacobian, "chain_outputs", lambda chain, inputs: reruns.append(1) or run_layers(chain, inputs))
+
+    def value_and_gradient(code):
+        model.zero_grad()
+        torch.manual_seed(0)  # the same directions for the estimate
+        value = penalty.penalty(model, x, code)
+        value.backward()
+        return value.item(), [p.grad.clone() for p in model.encoder.parameters()]
+
+    kept = value_and_gradient(model.encoder(x))
+    assert reruns == []
+    code_of_x = model.encoder(x).detach()
+    model.encoder(other)  # the kept outputs are now other's
+    rerun = value_and_gradient(code_of_x)
+    assert reruns == [1]
+    assert kept[0] == pytest.approx(rerun[0], rel=1e-12)
+    for one, two in zip(kept[1], rerun[1]):
+        assert torch.allclose(one, two, rtol=1e-10)

@@ -4,8 +4,9 @@
 
 Exact by default: a closed form for one layer, a batched product of layer Jacobians for
 deeper fully connected encoders, batched vector-Jacobian products for convolutional ones.
-``projections`` = P replaces the last two by an unbiased estimate from P random
-vector-Jacobian products, trading exactness for speed (see ``aebench.jacobian``).
+``projections`` = P replaces the last two by an unbiased estimate from P random projections
+(Jacobian-vector products carried forward for fully connected encoders, vector-Jacobian
+products for convolutional ones), trading exactness for speed (see ``aebench.jacobian``).
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ class Contractive(Regularizer):
 
     def bind(self, model) -> None:
         self._jacobian = EncoderJacobian(model.encoder)
+        self._jacobian.keep_outputs()  # a deeper chain's penalty reads the layer outputs of the training pass
         if self._jacobian.route == "closed form":
             layer = self._jacobian.chain[0][0]
             self._weight_name = next(name for name, p in model.named_parameters() if p is layer.weight)
@@ -38,7 +40,7 @@ class Contractive(Regularizer):
 
     @property
     def needs_input_grad(self) -> bool:
-        return self._jacobian.needs_input_grad(self.projections)
+        return self._jacobian.needs_input_grad()
 
     def penalty(self, model, inputs, code) -> torch.Tensor:
         if self._weight_name is not None:  # the closed form (bind): its gradient written out
