@@ -182,6 +182,12 @@ class EncoderJacobian:
             for _, activation, _ in self.chain:
                 activation.register_forward_hook(self._keep)
 
+    def __getstate__(self) -> dict:
+        """Copies and pickles (a deep copy of the model, as weight-averaging callbacks make) leave the
+        kept outputs behind: tensors inside an autograd graph cannot be copied, and a copy's passes keep
+        their own."""
+        return {**self.__dict__, "_outputs": []}
+
     def _keep(self, module: nn.Module, args, output: torch.Tensor) -> None:
         if module is self.chain[0][1]:  # the first layer: a new pass
             self._outputs = []

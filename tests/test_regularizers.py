@@ -150,3 +150,20 @@ def test_sparse_l1_shrinks_the_code(default_metrics):
 def test_sparse_kl_brings_the_mean_activation_to_its_target(default_metrics):
     assert default_metrics["sparse_kl"]["test/code_mean"] == pytest.approx(0.05, abs=0.02)
     assert default_metrics["none"]["test/code_mean"] > 0.2
+
+
+def test_a_model_keeping_its_layer_outputs_can_be_deep_copied(make_config):
+    """Weight-averaging callbacks deep-copy the model: the copy leaves the kept outputs (tensors inside a
+    graph) behind, and its own passes keep their own."""
+    import copy
+
+    from aebench.build import plan_run
+
+    model = plan_run(make_config("model=deep", "regularizer=contractive")).model
+    x = torch.rand(8, 1, 8, 8)
+    terms = model.loss_terms(x)
+    kept = model.regularizers[0]._jacobian._outputs
+    clone = copy.deepcopy(model)
+    assert torch.allclose(torch.stack(clone.loss_terms(x)), torch.stack(terms).detach())
+    assert model.regularizers[0]._jacobian._outputs is kept
+    assert clone.regularizers[0]._jacobian._outputs[-1] is not kept[-1]
