@@ -163,14 +163,13 @@ def seed_config(cfg: DictConfig, seed: int) -> DictConfig:
 
 def check_vectorisable(plan: "RunPlan", seeds: list[int]) -> None:
     """Seeds share one vectorised model only where every operation can be vectorised."""
-    from aebench.jacobian import EncoderJacobian
     from aebench.models import StackedAutoencoder
 
     model, label = plan.model, f"model={plan.cfg.model.name}"
     require(not isinstance(model, StackedAutoencoder), "seed", seeds,
             f"a single integer for {label}: its layer-wise pretraining is not vectorised over seeds")
     contractive = [r for r in model.regularizers if r.name == "contractive"]
-    require(not (contractive and EncoderJacobian(model.encoder).needs_input_grad()),
+    require(not (contractive and contractive[0].needs_input_grad),
             "seed", seeds, f"a single integer for the contractive penalty of {label}: its vector-Jacobian "
             "products cannot be vectorised over seeds")
     require(plan.trainer.world_size == 1, "trainer.strategy", plan.cfg.trainer.strategy,

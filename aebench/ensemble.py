@@ -20,7 +20,7 @@ from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
 from aebench.data.arrays import as_float
-from aebench.data.batches import TensorBatches
+from aebench.data.batches import TensorBatches, numbered_batches
 from aebench.data.datamodule import AutoencoderDataModule
 from aebench.epoch_means import EpochMeans, read_together
 from aebench.models.autoencoder import Autoencoder
@@ -122,23 +122,19 @@ class SeedEnsemble(ManualStepModule):
                 self.take_step(*step_loss.roots())
                 terms = step_loss.terms()  # [(K,) per term]
             else:
-                terms = self._call(self._terms, (0,), xs).unbind(1)
-                loss = terms[0].sum()
-                for term in terms[1:]:
-                    loss = loss + term.sum()
-                self.take_step(loss)
+                stacked = self._call(self._terms, (0,), xs)  # (K, terms): backward from their sum
+                self.take_step([stacked], [stacked.new_ones(()).expand_as(stacked)])
+                terms = stacked.unbind(1)
             self.train_means.update(terms, weight=xs.shape[1])
 
     def on_train_epoch_end(self) -> None:
         with torch.no_grad():
-            task, batch_number = self.models[0].task, 0
-            for group in self.trainer.datamodule.validation_batches():
-                for x in group:  # one fixed task input per batch, shared by the seeds (as in Autoencoder)
-                    inputs = task.test_input(x, batch_number)
-                    losses = self.batched.validation_loss(self._params, inputs, x) if self.batched is not None \
-                        else self._call(self._validation, (None, None), inputs, x)
-                    self.val_means.update([losses], weight=x.shape[0])
-                    batch_number += 1
+            task = self.models[0].task
+            for number, x in numbered_batches(self.trainer.datamodule.validation_batches()):
+                inputs = task.test_input(x, number)  # one fixed task input per batch, shared by the seeds
+                losses = self.batched.validation_loss(self._params, inputs, x) if self.batched is not None \
+                    else self._call(self._validation, (None, None), inputs, x)
+                self.val_means.update([losses], weight=x.shape[0])
         train, val = read_together((self.train_means, self.train_means.totals()),
                                    (self.val_means, self.val_means.totals()))  # one host sync
         empty = [{} for _ in self.seeds]

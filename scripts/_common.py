@@ -37,6 +37,27 @@ class StepTimer(L.Callback):
         self.seconds.append(time.perf_counter() - self._started)
 
 
+def fit_seconds(cfg) -> float:
+    """Wall seconds of one Lightning fit through aebench's path: ``plan_run`` for one seed, the
+    vectorised ``SeedEnsemble`` for a seed list (each seed initialised as its own run would be)."""
+    from omegaconf import OmegaConf
+
+    from aebench.build import build_trainer, seed_config
+    from aebench.ensemble import SeedDataModule, SeedEnsemble
+
+    if OmegaConf.is_list(cfg.seed):
+        seeds = list(cfg.seed)
+        plans = [plan_run(seed_config(cfg, seed)) for seed in seeds]
+        module = SeedEnsemble([plan.model for plan in plans], seeds)
+        datamodule, trainer = SeedDataModule(plans[0].datamodule, seeds), build_trainer(cfg)
+    else:
+        plan = plan_run(cfg)
+        module, datamodule, trainer = plan.model, plan.datamodule, plan.trainer
+    started = time.perf_counter()
+    trainer.fit(module, datamodule=datamodule)
+    return time.perf_counter() - started
+
+
 def timed_fit(*overrides: str) -> tuple[float, float]:
     """(median step seconds, fit seconds per epoch) of one fit through aebench's own path."""
     cfg = config(*overrides)

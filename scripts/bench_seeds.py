@@ -12,34 +12,24 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 from datetime import date
 from pathlib import Path
 
 import torch
+from omegaconf import open_dict
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import config, quiet  # noqa: E402
+from _common import config, fit_seconds, quiet  # noqa: E402
 
-from aebench.build import build_trainer, plan_run, seed_config  # noqa: E402
-from aebench.ensemble import SeedDataModule, SeedEnsemble  # noqa: E402
-
-
-def one_seed(cfg) -> float:
-    plan = plan_run(cfg)
-    started = time.perf_counter()
-    plan.trainer.fit(plan.model, datamodule=plan.datamodule)
-    return time.perf_counter() - started
+from aebench.build import plan_run  # noqa: E402
 
 
-def many_seeds(cfg, count: int) -> float:
-    seeds = list(range(count))
-    plans = [plan_run(seed_config(cfg, seed)) for seed in seeds]
-    ensemble = SeedEnsemble([plan.model for plan in plans], seeds)
-    trainer = build_trainer(cfg)
-    started = time.perf_counter()
-    trainer.fit(ensemble, datamodule=SeedDataModule(plans[0].datamodule, seeds))
-    return time.perf_counter() - started
+def with_seeds(cfg, count: int):
+    """The config with ``seed=[0, ..., count - 1]``: the seeds trained together."""
+    together = cfg.copy()
+    with open_dict(together):
+        together.seed = list(range(count))
+    return together
 
 
 def main() -> None:
@@ -57,7 +47,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     cfg = config(f"model={args.model}", f"dataset={args.dataset}", f"trainer.max_epochs={args.epochs}", *args.overrides)
     samples = len(plan_run(cfg).datamodule.split.train) * args.epochs
-    one_seed(cfg), many_seeds(cfg, 2)  # warm-up
+    fit_seconds(cfg), fit_seconds(with_seeds(cfg, 2))  # warm-up
     print(f"{date.today()} | {args.model} on {args.dataset}, batch {cfg.trainer.batch_size}, {args.epochs} epochs "
           f"x {args.rounds} rounds, {torch.get_num_threads()} threads\n")
     print("| seeds K | samples/s, K seeds together | samples/s, one seed | speedup over one seed | target 0.8 K |")
@@ -65,8 +55,8 @@ def main() -> None:
     for count in args.seeds:
         single, together = [], []
         for _ in range(args.rounds):
-            single.append(one_seed(cfg))
-            together.append(many_seeds(cfg, count))
+            single.append(fit_seconds(cfg))
+            together.append(fit_seconds(with_seeds(cfg, count)))
         one_rate = samples / statistics.median(single)
         many_rate = count * samples / statistics.median(together)
         print(f"| {count} | {many_rate:,.0f} | {one_rate:,.0f} | {many_rate / one_rate:.2f}x | {0.8 * count:.1f}x |")

@@ -10,17 +10,13 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 from datetime import date
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import config, quiet  # noqa: E402
-
-from aebench.build import build_trainer, plan_run, seed_config  # noqa: E402
-from aebench.ensemble import SeedDataModule, SeedEnsemble  # noqa: E402
+from _common import config, fit_seconds, quiet  # noqa: E402
 
 CASES = {  # label: Hydra overrides (a seed list trains the seeds together)
     "undercomplete on digits (default run), 30 epochs": ["trainer.max_epochs=30"],
@@ -36,20 +32,6 @@ CASES = {  # label: Hydra overrides (a seed list trains the seeds together)
 }
 
 
-def fit_seconds(overrides: list[str]) -> float:
-    cfg = config(*overrides)
-    if isinstance(cfg.seed, int):
-        plan = plan_run(cfg)
-        module, datamodule, trainer = plan.model, plan.datamodule, plan.trainer
-    else:
-        plans = [plan_run(seed_config(cfg, seed)) for seed in cfg.seed]
-        module = SeedEnsemble([plan.model for plan in plans], list(cfg.seed))
-        datamodule, trainer = SeedDataModule(plans[0].datamodule, list(cfg.seed)), build_trainer(cfg)
-    started = time.perf_counter()
-    trainer.fit(module, datamodule=datamodule)
-    return time.perf_counter() - started
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
@@ -62,11 +44,11 @@ def main() -> None:
     print("|---|---|---|---|")
     for label, overrides in CASES.items():
         seconds = {1: [], default: []}
-        fit_seconds(overrides)  # warm-up
+        fit_seconds(config(*overrides))  # warm-up
         for _ in range(args.rounds):
             for threads in seconds:
                 torch.set_num_threads(threads)
-                seconds[threads].append(fit_seconds(overrides))
+                seconds[threads].append(fit_seconds(config(*overrides)))
         torch.set_num_threads(default)
         one, many = statistics.median(seconds[1]), statistics.median(seconds[default])
         print(f"| {label} | {one:.3f} | {many:.3f} | {many / one:.2f} |")

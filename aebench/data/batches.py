@@ -6,9 +6,17 @@ training step itself; slicing a resident tensor by a shuffled index costs almost
 """
 from __future__ import annotations
 
+from typing import Iterator
+
 import torch
 
 from aebench.data.arrays import as_float
+
+
+def numbered_batches(groups) -> Iterator[tuple[int, torch.Tensor]]:
+    """The mini-batches of ``groups`` (lists of them, or single tensors) in order, numbered from 0: the
+    number fixes a task's test-time corruption of the batch (``Task.test_input``)."""
+    return enumerate(batch for group in groups for batch in ([group] if isinstance(group, torch.Tensor) else group))
 
 
 class TensorBatches:

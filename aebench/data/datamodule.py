@@ -7,7 +7,7 @@ import lightning as L
 import torch
 
 from aebench.data.arrays import DatasetArrays, Split, as_float, seeded_split
-from aebench.data.batches import TensorBatches
+from aebench.data.batches import TensorBatches, numbered_batches
 from aebench.errors import require_int
 
 # input values one validation batch holds (4 MB of float32): no gradient is kept, so batches larger than
@@ -118,8 +118,8 @@ class AutoencoderDataModule(L.LightningDataModule):
         """The test split on the CPU, cut and numbered as the test loader of one process hands it to
         ``Autoencoder.test_step``: a task's fixed test corruption of batch i is drawn from i, so a task
         that scores the whole split afterwards corrupts it exactly as the test step did."""
-        batches = TensorBatches(self.inputs("test"), self.batch_size, shuffle=False, group=self.steps_per_call)
-        return list(enumerate(batch for group in batches for batch in group))
+        return list(numbered_batches(TensorBatches(self.inputs("test"), self.batch_size, shuffle=False,
+                                                   group=self.steps_per_call)))
 
     def teardown(self, stage: str) -> None:
         self._on_device.clear()

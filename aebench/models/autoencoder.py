@@ -11,6 +11,7 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
+from aebench.data.batches import numbered_batches
 from aebench.epoch_means import EpochMeans, read_together
 from aebench.errors import TrainingDiverged, require, require_choice, require_number
 from aebench.evaluation import TestEvaluation
@@ -151,13 +152,9 @@ class Autoencoder(ManualStepModule):
         """``val/loss`` over ``groups`` of mini-batches, as ``EpochMeans.totals``. Run here at the end of each
         training epoch rather than by Lightning's validation loop, which costs about a millisecond an
         epoch: a tenth of an epoch of digits."""
-        batch_number = 0
         with torch.no_grad():  # no layer of these models acts differently in eval mode
-            for group in groups:
-                for x in as_group(group):  # the task's fixed input for each batch: comparable across epochs
-                    loss = self.validation_loss(self.task.test_input(x, batch_number), x)
-                    self.val_means.update([loss], weight=x.shape[0])
-                    batch_number += 1
+            for number, x in numbered_batches(groups):  # the task's fixed input for each: comparable across epochs
+                self.val_means.update([self.validation_loss(self.task.test_input(x, number), x)], weight=x.shape[0])
         return self.val_means.totals(self.trainer.strategy, self.device)
 
     def on_test_epoch_start(self) -> None:
