@@ -40,8 +40,9 @@ class SeedStepLoss(NamedTuple):
     penalties: list[torch.Tensor]  # (K,) per penalty
 
     def terms(self) -> list[torch.Tensor]:
-        """[(K,) per term], detached: each seed's reconstruction loss (the mean of its values), then each penalty."""
-        return [seed_means(self.values.detach()), *(penalty.detach() for penalty in self.penalties)]
+        """[(K,) per term]: each seed's reconstruction loss (the mean of its values, outside the graph), then
+        each penalty."""
+        return [seed_means(self.values.detach()), *self.penalties]
 
     def roots(self) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """(tensors, their gradients): backward from these is backward from the sum over seeds of every term.
