@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from aebench.data import AutoencoderDataModule, load_dataset
 from aebench.errors import ConfigError, require, require_choice, require_int, require_number
+from aebench.fast import TrainingPath, choose_path
 from aebench.metrics import MetricOptions
 from aebench.models import Autoencoder, create_model
 from aebench.regularizers import Regularizer, build_regularizers
@@ -67,8 +68,7 @@ def build_datamodule(cfg: DictConfig) -> AutoencoderDataModule:
         dataset = _options(cfg.dataset, skip=("name", *SPLIT_OPTIONS))
         arrays = load_dataset(cfg.dataset.name, **dataset)
         split = {k: cfg.dataset[k] for k in SPLIT_OPTIONS if k in cfg.dataset}
-        return AutoencoderDataModule(arrays, cfg.trainer.batch_size, shuffle_seed=cfg.seed,
-                                     steps_per_call=cfg.trainer.steps_per_call, **split)
+        return AutoencoderDataModule(arrays, cfg.trainer.batch_size, shuffle_seed=cfg.seed, **split)
 
 
 def build_regularizers_of(cfg: DictConfig) -> list[Regularizer]:
@@ -166,6 +166,8 @@ def check_vectorisable(plan: "RunPlan", seeds: list[int]) -> None:
     from aebench.models import StackedAutoencoder
 
     model, label = plan.model, f"model={plan.cfg.model.name}"
+    require(plan.cfg.trainer.fast, "seed", seeds, "a single integer with trainer.fast=false: seeds train together "
+            "only on the fast path")
     require(not isinstance(model, StackedAutoencoder), "seed", seeds,
             f"a single integer for {label}: its layer-wise pretraining is not vectorised over seeds")
     contractive = [r for r in model.regularizers if r.name == "contractive"]
@@ -178,12 +180,24 @@ def check_vectorisable(plan: "RunPlan", seeds: list[int]) -> None:
 
 @dataclass
 class RunPlan:
-    """Everything one run needs, built and checked."""
+    """Everything one run needs, built and checked; ``path`` says how the model trains (fast or reference)."""
 
     cfg: DictConfig
     datamodule: AutoencoderDataModule
     model: Autoencoder
     trainer: L.Trainer
+    path: TrainingPath
+
+    def fit(self, trainer: L.Trainer | None = None) -> None:
+        """Fit the model on its path (with ``trainer``, or the plan's own)."""
+        (trainer or self.trainer).fit(self.path.module, datamodule=self.path.datamodule)
+
+
+def training_path(cfg: DictConfig, model: Autoencoder, datamodule: AutoencoderDataModule) -> TrainingPath:
+    """The fast path where ``trainer.fast`` asks for it and the model supports it, else the reference path."""
+    with config_group("trainer"):
+        require(isinstance(cfg.trainer.fast, bool), "fast", cfg.trainer.fast, "true or false")
+    return choose_path(model, datamodule, fast=cfg.trainer.fast, steps_per_call=cfg.trainer.steps_per_call)
 
 
 def check_rules(cfg: DictConfig, datamodule: AutoencoderDataModule, regularizers: list[Regularizer],
@@ -205,4 +219,4 @@ def plan_run(cfg: DictConfig) -> RunPlan:
     with config_group("task"):
         datamodule = task.prepare(datamodule)
     model = build_model(cfg, datamodule, regularizers, task)
-    return RunPlan(cfg, datamodule, model, build_trainer(cfg))
+    return RunPlan(cfg, datamodule, model, build_trainer(cfg), training_path(cfg, model, datamodule))

@@ -22,10 +22,11 @@ def apply_in_chunks(function: Callable[..., torch.Tensor], *tensors: torch.Tenso
     return torch.cat(outputs)
 
 
-def encode_all(encoder: torch.nn.Module, inputs: torch.Tensor) -> torch.Tensor:
-    """``encoder(inputs)`` on the encoder's device, in eval mode, returned on the CPU as float32."""
-    was_training = encoder.training
-    encoder.eval()
-    codes = apply_in_chunks(encoder, inputs, device=device_of(encoder))
-    encoder.train(was_training)
+def encode_all(model: torch.nn.Module, inputs: torch.Tensor) -> torch.Tensor:
+    """The codes of ``inputs`` (``model.code_of``) on the model's device, in eval mode, returned on
+    the CPU as float32."""
+    was_training = model.training
+    model.eval()
+    codes = apply_in_chunks(model.code_of, inputs, device=device_of(model))
+    model.train(was_training)
     return codes

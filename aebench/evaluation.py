@@ -32,12 +32,13 @@ def fixed_noise(x: torch.Tensor, batch_idx: int) -> torch.Tensor:
 class TestEvaluation(nn.Module):
     __test__ = False  # not a pytest class
 
-    def __init__(self, encoder: nn.Module, input_shape: tuple[int, ...], code_dim: int, code_activation: str,
-                 unit_range: bool, options: MetricOptions):
+    def __init__(self, code_encoder: nn.Module, input_shape: tuple[int, ...], code_dim: int, code_activation: str,
+                 unit_range: bool, options: MetricOptions, bottleneck_terms: tuple[str, ...] = ()):
         super().__init__()
         self.options = options
-        self._jacobian = EncoderJacobian(encoder)
+        self._jacobian = EncoderJacobian(code_encoder)
         self.loss = MeanMetric()
+        self.bottleneck_terms = nn.ModuleDict({name: MeanMetric() for name in bottleneck_terms})  # test/kl, ...
         self.reconstruction = reconstruction_metrics(input_shape, unit_range)
         self.denoise_psnr = psnr_metric(input_shape) if unit_range else None
         self.jacobian = MeanMetric()
@@ -49,10 +50,12 @@ class TestEvaluation(nn.Module):
         with torch.enable_grad():
             needs_grad = self._jacobian.needs_input_grad()
             inputs = task_input.detach().requires_grad_(needs_grad)
-            code = model.encoder(inputs)
-            squared = self._jacobian.sq_norm(inputs, code, self.options.jacobian_projections)
+            latent = model.encode(inputs)
+            squared = self._jacobian.sq_norm(inputs, latent.code, self.options.jacobian_projections)
         self.jacobian.update(squared.detach().float().clamp_min(0).sqrt())
-        code = code.detach()
+        for name, value in latent.terms.items():
+            self.bottleneck_terms[name].update(value.detach(), weight=x.shape[0])
+        code = latent.code.detach()
         output = model.decoder(code)
         self.loss.update(model.reconstruction_loss(output, x), weight=x.shape[0])
         self.reconstruction.update(model.to_reconstruction(output).float(), x)
@@ -64,12 +67,14 @@ class TestEvaluation(nn.Module):
     def compute(self) -> dict[str, torch.Tensor]:
         results = {"loss": self.loss.compute(), **self.reconstruction.compute(), **self.code.compute(),
                    "jacobian_frobenius": self.jacobian.compute(),
-                   "jacobian_projections": torch.tensor(float(self.options.jacobian_projections or 0))}
+                   "jacobian_projections": torch.tensor(float(self.options.jacobian_projections or 0)),
+                   **{name: metric.compute() for name, metric in self.bottleneck_terms.items()}}
         if self.denoise_psnr is not None:
             results["denoise_psnr"] = self.denoise_psnr.compute()
         return {f"test/{name}": value.float() for name, value in results.items()}
 
     def reset(self) -> None:
-        for metric in (self.loss, self.reconstruction, self.jacobian, self.code, self.denoise_psnr):
+        for metric in (self.loss, self.reconstruction, self.jacobian, self.code, self.denoise_psnr,
+                       *self.bottleneck_terms.values()):
             if metric is not None:
                 metric.reset()

@@ -1,30 +1,27 @@
 """Greedy layer-wise pretraining of a :class:`~aebench.models.StackedAutoencoder`.
 
 Stage l fits the shallow autoencoder of layer l on the codes of layers 1..l-1 (same split,
-same regularizers), for ``pretrain_epochs``; each stage is one Lightning fit whose metrics are
-logged under ``pretrain/layer<l>/``.
+same regularizers), for ``pretrain_epochs``; each stage is one Lightning fit (``fit_stage``) whose
+metrics are logged under ``pretrain/layer<l>/``.
 """
 from __future__ import annotations
 
 from typing import Callable
 
-import lightning as L
-
 from aebench.codes import encode_all
 from aebench.data import AutoencoderDataModule
 from aebench.data.arrays import as_float
-from aebench.models import StackedAutoencoder
+from aebench.models import Autoencoder, StackedAutoencoder
 
 
 def pretrain_layerwise(model: StackedAutoencoder, datamodule: AutoencoderDataModule,
-                       make_trainer: Callable[[int, str], L.Trainer]) -> None:
-    """``make_trainer(max_epochs, metric_prefix)`` gives the trainer of each stage."""
+                       fit_stage: Callable[[Autoencoder, AutoencoderDataModule, int], None]) -> None:
+    """``fit_stage(stage, data, index)`` trains the shallow autoencoder of layer ``index`` on ``data``."""
     inputs = as_float(datamodule.stored)  # every sample as the model sees it (uint8 images scaled)
     for index in range(model.num_stages):
         stage = model.stage(index)
         stage_data = datamodule if index == 0 else datamodule.with_inputs(inputs, f"layer{index}-codes")
-        trainer = make_trainer(model.pretrain_epochs, f"pretrain/layer{index + 1}/")
-        trainer.fit(stage, datamodule=stage_data)
+        fit_stage(stage, stage_data, index)
         if index + 1 < model.num_stages:
-            inputs = encode_all(stage.encoder, inputs)
+            inputs = encode_all(stage, inputs)
     model.train()

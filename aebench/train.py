@@ -21,12 +21,14 @@ from aebench.build import (
     cpu_threads,
     plan_run,
     seed_config,
+    training_path,
 )
 from aebench.codes import encode_all
 from aebench.config import flatten
-from aebench.ensemble import SeedDataModule, SeedEnsemble
+from aebench.fast import SeedDataModule, SeedEnsemble
 from aebench.images import save_image_grid
-from aebench.models import StackedAutoencoder, save_autoencoder
+from aebench.data import AutoencoderDataModule
+from aebench.models import Autoencoder, StackedAutoencoder, save_autoencoder
 from aebench.pretrain import pretrain_layerwise
 from aebench.probes import code_map, probe_accuracies
 from aebench.regularizers import regularizer_label
@@ -93,11 +95,19 @@ def _train(cfg: DictConfig, parent_run_id: str | None, tags: Mapping[str, str] |
         plan.trainer.test(plan.model, datamodule=plan.datamodule, verbose=False)
         return RunResult(None, "FINISHED")
     store = open_store(cfg)
-    run_id = store.start_run(run_name(cfg), {**run_tags(cfg), **(tags or {})}, flatten(cfg),
+    run_id = store.start_run(run_name(cfg), {**run_tags(cfg), **path_tags(plan), **(tags or {})}, flatten(cfg),
                              parent_run_id=parent_run_id)
     with tracked(store, run_id):
         fit_seconds = _fit(plan, store, run_id)
         return RunResult(run_id, "FINISHED", _evaluate(plan, store, run_id, fit_seconds))
+
+
+def path_tags(plan: RunPlan) -> dict[str, str]:
+    """Which path trained the run, and why not the fast one where it was asked for."""
+    tags = {"aebench.training_path": plan.path.name}
+    if plan.path.fallback_reason:
+        tags["aebench.fast_fallback"] = plan.path.fallback_reason
+    return tags
 
 
 @contextmanager
@@ -129,13 +139,14 @@ def _fit(plan: RunPlan, store: TrackingStore | None, run_id: str | None) -> floa
     trainer.loggers = _loggers(store, run_id)
     started = time.perf_counter()
     if isinstance(model, StackedAutoencoder) and model.pretrain_epochs > 0:
-        def stage_trainer(max_epochs: int, prefix: str):
-            stage = build_trainer(plan.cfg, max_epochs=max_epochs)
-            stage.loggers = _loggers(store, run_id, prefix)
-            return stage
+        def fit_stage(stage: Autoencoder, stage_data: AutoencoderDataModule, index: int) -> None:
+            stage_trainer = build_trainer(plan.cfg, max_epochs=model.pretrain_epochs)
+            stage_trainer.loggers = _loggers(store, run_id, f"pretrain/layer{index + 1}/")
+            path = training_path(plan.cfg, stage, stage_data)
+            stage_trainer.fit(path.module, datamodule=path.datamodule)
 
-        pretrain_layerwise(model, datamodule, stage_trainer)
-    trainer.fit(model, datamodule=datamodule)
+        pretrain_layerwise(model, datamodule, fit_stage)
+    plan.fit()
     return time.perf_counter() - started
 
 
@@ -144,7 +155,7 @@ def _evaluate(plan: RunPlan, store: TrackingStore, run_id: str, fit_seconds: flo
     model, datamodule, trainer = plan.model, plan.datamodule, plan.trainer
     trainer.loggers = _loggers(store, run_id)
     results = trainer.test(model, datamodule=datamodule, verbose=False)[0]
-    test_codes = encode_all(model.encoder, model.task.clean_input(datamodule.inputs("test"))).numpy()
+    test_codes = encode_all(model, model.task.clean_input(datamodule.inputs("test"))).numpy()
     task_metrics, task_artifacts = model.task.evaluate(model, datamodule)
     summary = {"train/fit_seconds": fit_seconds, "model/num_parameters": model.num_parameters(),
                "model/code_dim": model.code_dim, **_probe(plan, test_codes), **task_metrics}
@@ -170,6 +181,7 @@ def _train_seeds(cfg: DictConfig, parent_run_id: str | None,
     check_vectorisable(plans[0], seeds)
     store = open_store(cfg)
     run_ids = [store.start_run(run_name(c), {**run_tags(c), "aebench.vectorized_seeds": str(len(seeds)),
+                                             "aebench.training_path": "fast",
                                              **(tags(c) if tags else {})}, flatten(c), parent_run_id=parent_run_id)
                for c in configs]
     ensemble = SeedEnsemble([plan.model for plan in plans], seeds)
@@ -177,7 +189,7 @@ def _train_seeds(cfg: DictConfig, parent_run_id: str | None,
     trainer = build_trainer(configs[0])
     started = time.perf_counter()
     try:
-        trainer.fit(ensemble, datamodule=SeedDataModule(plans[0].datamodule, seeds))
+        trainer.fit(ensemble, datamodule=SeedDataModule(plans[0].datamodule, seeds, cfg.trainer.steps_per_call))
     except BaseException as error:
         for run_id in run_ids:
             end_failed(store, run_id, error)
@@ -201,7 +213,7 @@ def _probe(plan: RunPlan, test_codes: np.ndarray) -> dict[str, float]:
     datamodule = plan.datamodule
     if datamodule.labels("train") is None:
         return {}
-    train_codes = encode_all(plan.model.encoder, plan.model.task.clean_input(datamodule.inputs("train"))).numpy()
+    train_codes = encode_all(plan.model, plan.model.task.clean_input(datamodule.inputs("train"))).numpy()
     return probe_accuracies(train_codes, datamodule.labels("train").numpy(), test_codes,
                             datamodule.labels("test").numpy())
 

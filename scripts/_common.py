@@ -39,20 +39,20 @@ class StepTimer(L.Callback):
 
 def fit_seconds(cfg) -> float:
     """Wall seconds of one Lightning fit through aebench's path: ``plan_run`` for one seed, the
-    vectorised ``SeedEnsemble`` for a seed list (each seed initialised as its own run would be)."""
+    vectorised ``aebench.fast.SeedEnsemble`` for a seed list (each seed initialised as its own run would be)."""
     from omegaconf import OmegaConf
 
     from aebench.build import build_trainer, seed_config
-    from aebench.ensemble import SeedDataModule, SeedEnsemble
+    from aebench.fast.seeds import SeedDataModule, SeedEnsemble
 
     if OmegaConf.is_list(cfg.seed):
         seeds = list(cfg.seed)
         plans = [plan_run(seed_config(cfg, seed)) for seed in seeds]
         module = SeedEnsemble([plan.model for plan in plans], seeds)
-        datamodule, trainer = SeedDataModule(plans[0].datamodule, seeds), build_trainer(cfg)
+        datamodule, trainer = SeedDataModule(plans[0].datamodule, seeds, cfg.trainer.steps_per_call), build_trainer(cfg)
     else:
         plan = plan_run(cfg)
-        module, datamodule, trainer = plan.model, plan.datamodule, plan.trainer
+        module, datamodule, trainer = plan.path.module, plan.path.datamodule, plan.trainer
     started = time.perf_counter()
     trainer.fit(module, datamodule=datamodule)
     return time.perf_counter() - started
@@ -65,6 +65,6 @@ def timed_fit(*overrides: str) -> tuple[float, float]:
     timer = StepTimer()
     plan.trainer.callbacks.append(timer)
     started = time.perf_counter()
-    plan.trainer.fit(plan.model, datamodule=plan.datamodule)
+    plan.fit()
     per_epoch = (time.perf_counter() - started) / cfg.trainer.max_epochs
     return statistics.median(timer.seconds), per_epoch

@@ -30,9 +30,9 @@ from aebench.build import plan_run  # noqa: E402
 def trained_call(*overrides: str):
     """A model after one epoch, and a call of its training step on one fixed group of mini-batches."""
     plan = plan_run(config(*overrides, "trainer.max_epochs=1"))
-    plan.trainer.fit(plan.model, datamodule=plan.datamodule)
-    group = next(iter(plan.datamodule.train_dataloader()))
-    return lambda: plan.model.training_step(group, 0)
+    plan.fit()
+    group = next(iter(plan.path.datamodule.train_dataloader()))
+    return lambda: plan.path.module.training_step(group, 0)
 
 
 def interleaved_calls(calls: list, repeats: int) -> list[float]:

@@ -34,7 +34,7 @@ def throughput(model: str, precision: str, root: str, epochs: int, batch: int) -
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
     started = time.perf_counter()
-    plan.trainer.fit(plan.model, datamodule=plan.datamodule)
+    plan.fit()
     if torch.cuda.is_available():
         torch.cuda.synchronize()
     seconds = time.perf_counter() - started
@@ -55,7 +55,7 @@ print("ready", flush=True)
 while not Path({go!r}).exists():
     time.sleep(0.01)
 started = time.time()
-plan.trainer.fit(plan.model, datamodule=plan.datamodule)
+plan.fit()
 print(started, time.time(), len(plan.datamodule.split.train) * {epochs}, flush=True)
 """
 

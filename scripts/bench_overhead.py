@@ -53,7 +53,7 @@ def aebench_fit(cfg, initial_state) -> float:
     plan = plan_run(cfg)
     plan.model.load_state_dict(initial_state)
     started = time.perf_counter()
-    plan.trainer.fit(plan.model, datamodule=plan.datamodule)
+    plan.fit()
     return time.perf_counter() - started
 
 

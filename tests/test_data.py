@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from aebench.data import AutoencoderDataModule, list_datasets, load_dataset, seeded_split
-from aebench.data.batches import TensorBatches
+from aebench.data.batches import TensorBatches, numbered_batches
 from aebench.errors import ConfigError
 
 
@@ -55,7 +55,7 @@ def test_split_fractions_out_of_range_fail(val, test):
 
 def everything(batches: TensorBatches) -> torch.Tensor:
     """All samples of one pass, in the order served (groups of mini-batches flattened)."""
-    return torch.cat([batch for group in batches for batch in group])
+    return torch.cat([batch for _, batch in numbered_batches(batches)])
 
 
 def test_batches_cover_every_sample_once_per_epoch_in_a_new_order():
@@ -88,8 +88,8 @@ def test_grouped_batches_follow_the_seeded_permutation():
 
 def test_uint8_images_are_served_as_floats_in_unit_range():
     data = torch.tensor([[0, 51, 255]], dtype=torch.uint8).repeat(5, 1)
-    (group,) = list(TensorBatches(data, batch_size=5, shuffle=False))
-    assert group[0].dtype == torch.float32 and group[0][0].tolist() == pytest.approx([0.0, 0.2, 1.0])
+    (batch,) = list(TensorBatches(data, batch_size=5, shuffle=False))
+    assert batch.dtype == torch.float32 and batch[0].tolist() == pytest.approx([0.0, 0.2, 1.0])
 
 
 def test_evaluation_batches_are_in_order():

@@ -221,6 +221,7 @@ def test_training_on_mnist_files_through_the_real_config(make_config, tmp_path, 
     assert result.metrics["model/code_dim"] == 16
 
 
+@pytest.mark.slow
 def test_nonlinear_codes_beat_pca_on_the_swiss_roll(make_config):
     """With a 2-D code, a deep autoencoder unrolls the sheet that two principal components cannot."""
     from aebench.baselines import pca_baseline

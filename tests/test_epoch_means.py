@@ -5,7 +5,7 @@ import torch
 
 from aebench.build import plan_run
 from aebench.data import datamodule as datamodule_module
-from aebench.epoch_means import EpochMeans
+from aebench.fast.epoch_means import EpochMeans
 
 
 def test_weighted_means_match_brute_force():
@@ -44,9 +44,9 @@ def test_logged_val_loss_is_the_loss_over_the_whole_val_split(make_config, monke
     if values_per_batch:
         monkeypatch.setattr(datamodule_module, "VALIDATION_VALUES", values_per_batch)
     plan = plan_run(make_config("trainer.max_epochs=2", "trainer.batch_size=16"))
-    plan.trainer.fit(plan.model, datamodule=plan.datamodule)
+    plan.fit()
     val_x = plan.datamodule.inputs("val")
-    batches = [x for group in plan.datamodule.validation_batches() for x in group]
+    batches = list(plan.datamodule.validation_batches())
     assert [len(x) for x in batches] == ([50, 50, 50, 30] if values_per_batch else [len(val_x)])
     with torch.no_grad():
         expected = torch.nn.functional.mse_loss(plan.model(val_x), val_x).item()

@@ -25,7 +25,7 @@ def test_batches_live_on_the_gpu_as_uint8(make_config, tmp_path):
 
     write_mnist(tmp_path / "mnist", n_train=2000, n_test=500)
     plan = plan_run(make_config("dataset=mnist", f"dataset.root={tmp_path}", "trainer.accelerator=gpu"))
-    plan.trainer.fit(plan.model, datamodule=plan.datamodule)
+    plan.fit()
     resident = plan.datamodule.resident("train")
     assert resident.is_cuda and resident.dtype == torch.uint8
 

@@ -9,6 +9,7 @@ CODE_DIM = 8
 
 
 @pytest.mark.parametrize("tied", [False, True])
+@pytest.mark.slow
 def test_linear_autoencoder_matches_pca(make_config, tied):
     cfg = make_config("model=linear", f"model.code_dim={CODE_DIM}", f"model.tied_weights={tied}",
                       "trainer.max_epochs=100", "trainer.lr=1e-2")

@@ -19,9 +19,9 @@ from aebench.models import (
 
 
 def test_registry_lists_variants_and_rejects_unknown_names_and_options():
-    assert list_models() == ["conv", "deep", "linear", "overcomplete", "stacked", "undercomplete"]
-    with pytest.raises(ConfigError, match="name='vae' is not allowed: one of conv, deep, linear"):
-        create_model("vae", input_shape=(4,))
+    assert list_models() == ["conv", "deep", "linear", "overcomplete", "stacked", "undercomplete", "vae"]
+    with pytest.raises(ConfigError, match="name='vqvae' is not allowed: one of conv, deep, linear"):
+        create_model("vqvae", input_shape=(4,))
     with pytest.raises(ConfigError, match="hidden_dims=.*not an option of model linear"):
         create_model("linear", input_shape=(4,), hidden_dims=[3])
 
@@ -31,7 +31,7 @@ def test_registry_lists_variants_and_rejects_unknown_names_and_options():
 def test_conv_reconstructs_any_image_size(shape, kernel_size):
     model = conv(input_shape=shape, code_dim=5, channels=[4, 6, 8], kernel_size=kernel_size)
     x = torch.rand(3, *shape)
-    assert model.encode(x).shape == (3, 5)
+    assert model.encode(x).code.shape == (3, 5)
     assert model(x).shape == x.shape
 
 
@@ -41,7 +41,7 @@ def test_mlp_variants_take_vectors_and_images(name):
     for shape in [(64,), (1, 8, 8)]:
         model = create_model(name, input_shape=shape, code_dim=code)
         x = torch.rand(5, *shape)
-        assert model.encode(x).shape == (5, code) and model(x).shape == x.shape
+        assert model.encode(x).code.shape == (5, code) and model(x).shape == x.shape
 
 
 def test_linear_autoencoder_is_affine():

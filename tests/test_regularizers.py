@@ -51,7 +51,7 @@ def test_nothing_is_corrupted_outside_training(make_config, monkeypatch):
     original = Denoising.corrupt
     monkeypatch.setattr(Denoising, "corrupt", lambda self, x: calls.append(x.shape[0]) or original(self, x))
     plan = plan_run(make_config("regularizer=denoising", "trainer.max_epochs=2"))
-    plan.trainer.fit(plan.model, datamodule=plan.datamodule)
+    plan.fit()
     train_samples = len(plan.datamodule.split.train)
     assert sum(calls) == 2 * train_samples  # every training batch of both epochs, nothing else
     assert len(plan.model.trainer.callback_metrics) and "val/loss" in plan.trainer.callback_metrics  # validated too
@@ -71,7 +71,7 @@ def test_every_model_with_every_regularizer_trains_or_is_refused_by_a_rule(make_
         assert str(refused.value) == str(rule) and "\n" not in str(rule)
         return
     plan = plan_run(cfg)
-    plan.trainer.fit(plan.model, datamodule=plan.datamodule)
+    plan.fit()
     logged = plan.trainer.callback_metrics
     assert torch.isfinite(logged["train/loss"])
     for term in plan.model.regularizers:
@@ -105,7 +105,7 @@ def test_combinations_are_composed_and_labelled(make_config):
                         "+regularizer@regularizer.terms.contractive=contractive")
     assert regularizer_label(adhoc.regularizer) == "l2+contractive"
     assert regularizer_label(make_config("regularizer=none").regularizer) == "none"
-    assert list_regularizers() == ["none", "contractive", "denoising", "l2", "sparse_kl", "sparse_l1"]
+    assert list_regularizers() == ["none", "contractive", "denoising", "l2", "orthogonal", "sparse_kl", "sparse_l1"]
 
 
 def test_each_term_of_a_combination_is_logged_on_its_own(make_config, client):
@@ -137,16 +137,19 @@ def default_metrics(tracking_uri):
     return results
 
 
+@pytest.mark.slow
 def test_contractive_shrinks_the_jacobian(default_metrics):
     """Rifai et al. 2011, Table 1: the CAE has by far the smallest ||J||_F."""
     none, contractive = default_metrics["none"], default_metrics["contractive"]
     assert contractive["test/jacobian_frobenius"] < 0.5 * none["test/jacobian_frobenius"]
 
 
+@pytest.mark.slow
 def test_sparse_l1_shrinks_the_code(default_metrics):
     assert default_metrics["sparse_l1"]["test/code_mean_abs"] < 0.8 * default_metrics["none"]["test/code_mean_abs"]
 
 
+@pytest.mark.slow
 def test_sparse_kl_brings_the_mean_activation_to_its_target(default_metrics):
     assert default_metrics["sparse_kl"]["test/code_mean"] == pytest.approx(0.05, abs=0.02)
     assert default_metrics["none"]["test/code_mean"] > 0.2

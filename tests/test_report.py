@@ -13,6 +13,8 @@ from PIL import Image
 
 from sweeps import aebench, runs, store
 
+pytestmark = pytest.mark.slow
+
 # 32 combinations: linear x sparse_kl refused (8), lr=1e30 diverges (12 FAILED), 12 FINISHED
 GRID = ["+sweep=quick", "sweep.datasets=[digits]", "sweep.models=[linear,undercomplete]",
         "sweep.regularizers=[none,sparse_kl]", "sweep.seeds=2", "model.code_dim=4,8", "trainer.lr=0.01,1e30"]

@@ -29,11 +29,11 @@ def test_each_stage_trains_its_own_layer_and_fine_tuning_starts_from_it(make_con
     initial = snapshot(model)
     after_stage = []
 
-    def stage_trainer(max_epochs, prefix):
+    def fit_stage(stage, stage_data, index):
         after_stage.append(snapshot(model))  # the weights as each stage is about to start
-        return build_trainer(cfg, max_epochs=max_epochs)
+        build_trainer(cfg, max_epochs=model.pretrain_epochs).fit(stage, datamodule=stage_data)
 
-    pretrain_layerwise(model, data, stage_trainer)
+    pretrain_layerwise(model, data, fit_stage)
     pretrained = snapshot(model)
     changed = [name for name in initial if not torch.equal(initial[name], pretrained[name])]
     for layer in range(3):  # every encoder layer and its mirror in the decoder moved

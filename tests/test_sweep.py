@@ -16,6 +16,8 @@ from aebench.config import config_dir
 from aebench.rules import describe, first_broken_rule
 from aebench.sweep.keys import run_key
 
+pytestmark = pytest.mark.slow
+
 QUICK = {"dataset": ["digits", "synthetic_lowrank"], "model": ["linear", "undercomplete", "conv"],
          "regularizer": ["none", "sparse_kl", "contractive"], "seed": [0, 1]}
 PROGRESS = re.compile(r"^\[sweep quick\] \d+/\d+ done, 10 skipped, \d+ failed, \d+:\d\d:\d\d elapsed, ETA \d+:\d\d:\d\d \| "

@@ -27,7 +27,7 @@ from aebench.train import train
 def trained(cfg):
     """A run's plan, fitted, without tracking: its model and data for direct computations."""
     plan = plan_run(cfg)
-    plan.trainer.fit(plan.model, datamodule=plan.datamodule)
+    plan.fit()
     return plan.model.eval(), plan.datamodule
 
 
@@ -316,6 +316,7 @@ def train_seed_list(cfg):
     return train_seeds(cfg)
 
 
+@pytest.mark.slow
 def test_a_sweep_over_tasks_reports_each_task_in_its_own_table(tmp_path):
     from sweeps import aebench, runs
 

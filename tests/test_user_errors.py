@@ -107,6 +107,7 @@ def test_unknown_field_is_refused_by_hydra(monkeypatch, capsys, tmp_path):
     assert not (tmp_path / "mlruns" / "mlflow.db").exists()
 
 
+@pytest.mark.slow
 def test_bad_input_in_a_real_process(tmp_path):
     """The same in a fresh process: exit status 2, one line on stderr, no traceback."""
     done = subprocess.run([sys.executable, "-m", "aebench", "model.code_dim=-3"], cwd=tmp_path,

@@ -52,9 +52,9 @@ class TensorBatches:
         return -(-self.batches_per_pass() // self.group)
 
     def __iter__(self):
-        """Lists of up to ``group`` consecutive mini-batches (one list per Lightning step). Each group
-        is gathered by one indexing operation and converted to float at once, then cut into views:
-        one operation a group instead of one a mini-batch."""
+        """Mini-batches (``group`` 1), or lists of up to ``group`` consecutive ones (one list per Lightning
+        step of the fast path). Each group is gathered by one indexing operation and converted to float
+        at once, then cut into views: one operation a group instead of one a mini-batch."""
         order = self._order()
         span = self.batch_size * self.group
         for start in range(0, self._shard_size() if order is None else order.shape[0], span):
@@ -62,7 +62,7 @@ class TensorBatches:
                 chunk = as_float(self.data[start:start + span])
             else:
                 chunk = as_float(self.data.index_select(0, order[start:start + span]))
-            yield list(chunk.split(self.batch_size))
+            yield chunk if self.group == 1 else list(chunk.split(self.batch_size))
 
     def _order(self) -> torch.Tensor | None:
         """This process's sample indices for one pass, on the data's device; None for all, in order."""

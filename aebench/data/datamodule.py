@@ -20,17 +20,15 @@ class AutoencoderDataModule(L.LightningDataModule):
 
     ``split_seed`` fixes which samples go where (the same for every run of a benchmark);
     ``shuffle_seed`` fixes the order of training batches (it follows the run's seed);
-    ``steps_per_call`` mini-batches go to each Lightning step (see ``Autoencoder.training_step``);
     ``split`` replaces the seeded split (the anomaly task leaves a class out of it).
     """
 
     def __init__(self, arrays: DatasetArrays, batch_size: int = 64, *, split_seed: int = 0,
-                 val_fraction: float = 0.1, test_fraction: float = 0.2, shuffle_seed: int = 0, steps_per_call: int = 1,
+                 val_fraction: float = 0.1, test_fraction: float = 0.2, shuffle_seed: int = 0,
                  split: Split | None = None):
         super().__init__()
         self.arrays = arrays
         self.batch_size = require_int("batch_size", batch_size, minimum=1)
-        self.steps_per_call = require_int("steps_per_call", steps_per_call, minimum=1)
         self.shuffle_seed = shuffle_seed
         self.split_options = {"split_seed": split_seed, "val_fraction": val_fraction, "test_fraction": test_fraction}
         self.split: Split = split or seeded_split(arrays.x.shape[0], **self.split_options,
@@ -62,15 +60,14 @@ class AutoencoderDataModule(L.LightningDataModule):
         labels = self.arrays.labels
         split = Split(train=self.split.train[labels[self.split.train] != label],
                       val=self.split.val[labels[self.split.val] != label], test=self.split.test)
-        return AutoencoderDataModule(self.arrays, self.batch_size, shuffle_seed=self.shuffle_seed,
-                                     steps_per_call=self.steps_per_call, split=split, **self.split_options)
+        return AutoencoderDataModule(self.arrays, self.batch_size, shuffle_seed=self.shuffle_seed, split=split,
+                                     **self.split_options)
 
     def with_inputs(self, x: torch.Tensor, name: str) -> "AutoencoderDataModule":
         """The same split and batches over other per-sample inputs (codes of a lower layer, say)."""
         arrays = DatasetArrays(f"{self.arrays.name}/{name}", x, self.arrays.labels, unit_range=False,
                                test_indices=self.arrays.test_indices)
-        return AutoencoderDataModule(arrays, self.batch_size, shuffle_seed=self.shuffle_seed,
-                                     steps_per_call=self.steps_per_call, **self.split_options)
+        return AutoencoderDataModule(arrays, self.batch_size, shuffle_seed=self.shuffle_seed, **self.split_options)
 
     def _device(self) -> torch.device:
         trainer = getattr(self, "trainer", None)
@@ -90,11 +87,12 @@ class AutoencoderDataModule(L.LightningDataModule):
         """Up to ``VALIDATION_VALUES`` input values a batch, and never fewer samples than in training."""
         return max(self.batch_size, VALIDATION_VALUES // math.prod(self.sample_shape))
 
-    def _batches(self, stage: str, shuffle: bool, batch_size: int | None = None,
-                 device: torch.device | None = None) -> TensorBatches:
+    def batches(self, stage: str, *, shuffle: bool, group: int = 1, batch_size: int | None = None,
+                device: torch.device | None = None) -> TensorBatches:
+        """Mini-batches of ``stage`` on ``device`` (the trainer's by default), ``group`` at a time (the fast
+        path's optimizer steps per Lightning step), this process's share under data parallelism."""
         trainer = getattr(self, "trainer", None)
         rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
-        group = self.steps_per_call if world == 1 else 1  # under data parallelism: one step per call
         return TensorBatches(self.resident(stage, device), batch_size or self.batch_size, shuffle=shuffle,
                              seed=self.shuffle_seed, rank=rank, world_size=world, drop_uneven=shuffle, group=group)
 
@@ -103,23 +101,24 @@ class AutoencoderDataModule(L.LightningDataModule):
         return batch
 
     def train_dataloader(self) -> TensorBatches:
-        return self._batches("train", shuffle=True)
+        return self.batches("train", shuffle=True)
+
+    def val_dataloader(self) -> TensorBatches:
+        return self.validation_batches()
 
     def validation_batches(self, device: torch.device | None = None) -> TensorBatches:
-        """The val split on ``device`` (the trainer's by default), in batches of ``validation_batch_size``,
-        which ``Autoencoder.validation_totals`` reads at the end of each training epoch. (There is no
-        ``val_dataloader``: Lightning's own validation loop would cost more than it measures.)"""
-        return self._batches("val", shuffle=False, batch_size=self.validation_batch_size, device=device)
+        """The val split on ``device`` (the trainer's by default), in batches of ``validation_batch_size``: the
+        mean over the split does not depend on how it is cut, and larger batches cost less per sample."""
+        return self.batches("val", shuffle=False, batch_size=self.validation_batch_size, device=device)
 
     def test_dataloader(self) -> TensorBatches:
-        return self._batches("test", shuffle=False)
+        return self.batches("test", shuffle=False)
 
     def numbered_test_batches(self) -> list[tuple[int, torch.Tensor]]:
         """The test split on the CPU, cut and numbered as the test loader of one process hands it to
         ``Autoencoder.test_step``: a task's fixed test corruption of batch i is drawn from i, so a task
         that scores the whole split afterwards corrupts it exactly as the test step did."""
-        return list(numbered_batches(TensorBatches(self.inputs("test"), self.batch_size, shuffle=False,
-                                                   group=self.steps_per_call)))
+        return list(numbered_batches(TensorBatches(self.inputs("test"), self.batch_size, shuffle=False)))
 
     def teardown(self, stage: str) -> None:
         self._on_device.clear()

@@ -1,40 +1,38 @@
-"""The one LightningModule behind every variant: encoder -> code -> decoder, plus regularizers.
+"""The one LightningModule behind every variant: encoder -> bottleneck -> decoder, plus regularizers.
 
-Variants differ only in the encoder and decoder they build (``mlp.py``, ``conv.py``,
-``stacked.py``); training, validation and test steps, the loss and the optimiser live here once.
+Variants differ only in the encoder, bottleneck and decoder they build (``mlp.py``, ``conv.py``,
+``stacked.py``, ``vae.py``). This is the reference path, a LightningModule as Lightning documents
+it: automatic optimization, ``training_step`` / ``validation_step`` / ``test_step`` and ``self.log``,
+so early stopping, checkpoints and schedulers work as their documentation says. The fast path
+(``aebench.fast``) trains the same module many steps per call and is tested against this one.
 """
 from __future__ import annotations
 
 import math
 from typing import Any, Sequence
 
+import lightning as L
 import torch
 from torch import nn
 
-from aebench.data.batches import numbered_batches
-from aebench.epoch_means import EpochMeans, read_together
 from aebench.errors import TrainingDiverged, require, require_choice, require_number
 from aebench.evaluation import TestEvaluation
 from aebench.metrics import MetricOptions
+from aebench.models.bottleneck import Bottleneck, IdentityBottleneck, Latent
 from aebench.models.layers import RECONSTRUCTION_LOSSES, reconstruction_loss
-from aebench.models.manual import ManualStepModule
-from aebench.regularizers import Regularizer
+from aebench.regularizers.base import Regularizer
 from aebench.tasks.base import Reconstruct, Task
 
 # keyword arguments of Autoencoder that every builder passes through unchanged
 TRAINING_OPTIONS = ("loss", "lr", "unit_range", "regularizers", "metric_options", "output_shape", "task")
 
 
-def as_group(batches: list[torch.Tensor] | torch.Tensor) -> list[torch.Tensor]:
-    return [batches] if isinstance(batches, torch.Tensor) else batches
-
-
-class Autoencoder(ManualStepModule):
+class Autoencoder(L.LightningModule):
     """An autoencoder trained to reconstruct its (clean) input.
 
     Args:
-        encoder: maps a batch shaped ``(B, *input_shape)`` to codes ``(B, code_dim)``; its last
-            module is the code activation.
+        encoder: maps a batch shaped ``(B, *input_shape)`` to features ``(B, width)``; with the identity
+            bottleneck these are the code, and its last module is the code activation.
         decoder: maps codes back to ``(B, *input_shape)`` (logits when ``loss="bce"``).
         architecture: the registry name and keyword arguments that rebuild this model.
         input_shape: one sample's shape, ``(features,)`` or ``(channels, height, width)``.
@@ -46,18 +44,21 @@ class Autoencoder(ManualStepModule):
         regularizers: corruptions and penalties applied in training (``aebench.regularizers``).
         metric_options: settings of the test metrics.
         task: what the model learns to produce from what (``aebench.tasks``; default: reconstruct its input).
+        bottleneck: features -> code, the decoder's sample and its own loss terms (default: the identity).
     """
 
     def __init__(self, encoder: nn.Module, decoder: nn.Module, *, architecture: dict[str, Any],
                  input_shape: tuple[int, ...], code_dim: int, code_activation: str,
                  loss: str = "mse", lr: float = 1e-3, unit_range: bool = True,
                  regularizers: Sequence[Regularizer] = (), metric_options: MetricOptions = MetricOptions(),
-                 output_shape: Sequence[int] | None = None, task: Task | None = None):
+                 output_shape: Sequence[int] | None = None, task: Task | None = None,
+                 bottleneck: Bottleneck | None = None):
         super().__init__()
         require_choice("loss", loss, RECONSTRUCTION_LOSSES)
         require(loss != "bce" or unit_range, "loss", loss, "mse or l1: bce needs inputs in [0, 1]")
         self.lr = require_number("lr", lr, minimum=0.0, open_minimum=True)
         self.encoder, self.decoder = encoder, decoder
+        self.bottleneck = bottleneck or IdentityBottleneck()
         self.architecture = dict(architecture)
         self.input_shape, self.code_dim = tuple(input_shape), code_dim
         self.output_shape = tuple(output_shape) if output_shape else self.input_shape
@@ -68,20 +69,31 @@ class Autoencoder(ManualStepModule):
         self.regularizers = list(regularizers)
         for regularizer in self.regularizers:
             regularizer.bind(self)
-        self._needs_input_grad = any(r.needs_input_grad for r in self.regularizers)
-        self._test_batches = 0
-        penalties = [f"train/penalty/{r.name}" for r in self.regularizers if r.has_penalty]  # as loss_terms orders them
-        self.train_means = EpochMeans(["train/loss", *penalties])
-        self.val_means = EpochMeans(["val/loss"])
-        self.evaluation = TestEvaluation(encoder, self.output_shape, code_dim, code_activation, unit_range,
-                                         metric_options)
+        self.needs_input_grad = any(r.needs_input_grad for r in self.regularizers)
+        penalties = [f"train/penalty/{r.name}" for r in self.regularizers if r.has_penalty]
+        # the names of loss_terms' values, in its order
+        self.term_names = ["train/loss", *(f"train/{name}" for name in self.bottleneck.term_names), *penalties]
+        self.evaluation = TestEvaluation(self.code_encoder, self.output_shape, code_dim, code_activation, unit_range,
+                                         metric_options, self.bottleneck.term_names)
 
     @property
     def variant(self) -> str:
         return self.architecture["name"]
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        return self.encoder(x)
+    @property
+    def code_encoder(self) -> nn.Module:
+        """x -> code, deterministically: the module whose Jacobian the contractive penalty and metric take."""
+        if isinstance(self.bottleneck, IdentityBottleneck):
+            return self.encoder
+        return nn.Sequential(self.encoder, self.bottleneck.code_layer)  # the model's own modules, not copies
+
+    def encode(self, x: torch.Tensor) -> Latent:
+        """The latent seam: every consumer of codes reads ``encode(x).code``."""
+        return self.bottleneck(self.encoder(x))
+
+    def code_of(self, x: torch.Tensor) -> torch.Tensor:
+        """``encode(x).code``, for consumers that need only the code."""
+        return self.encode(x).code
 
     def to_reconstruction(self, decoder_output: torch.Tensor) -> torch.Tensor:
         """Decoder output to input space: the sigmoid of the logits for ``bce``, else unchanged."""
@@ -91,79 +103,50 @@ class Autoencoder(ManualStepModule):
         return self.to_reconstruction(self.decoder(code))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(x))
+        return self.decode(self.code_of(x))
 
     def reconstruction_loss(self, decoder_output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return reconstruction_loss(self.loss_name, decoder_output, target)
 
     def validation_loss(self, inputs: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """The loss of reconstructing ``x`` from the task's fixed input for it (``x`` itself by default)."""
-        return self.reconstruction_loss(self.decoder(self.encoder(inputs)), x)
+        """The clean objective: the loss of reconstructing ``x`` from the code of the task's fixed input for it
+        (``x`` itself by default), without penalties, so regularized and plain runs compare."""
+        return self.reconstruction_loss(self.decoder(self.code_of(inputs)), x)
 
     def loss_terms(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """[reconstruction loss against the clean x, then each penalty], on the task's (and the
-        regularizers') corrupted input."""
+        """[reconstruction loss against the clean x, the bottleneck's terms, then each penalty], on the
+        task's (and the regularizers') corrupted input; named by ``term_names``."""
         inputs = self.task.training_input(x)
         for regularizer in self.regularizers:
             inputs = regularizer.corrupt(inputs)
-        if self._needs_input_grad:
+        if self.needs_input_grad:
             inputs = inputs.detach().requires_grad_(True)
-        code = self.encoder(inputs)
-        terms = [self.reconstruction_loss(self.decoder(code), x)]
+        latent = self.encode(inputs)
+        terms = [self.reconstruction_loss(self.decoder(latent.sample), x), *latent.terms.values()]
         for regularizer in self.regularizers:
-            penalty = regularizer.penalty(self, inputs, code)
+            penalty = regularizer.penalty(self, inputs, latent.code)
             if penalty is not None:
                 terms.append(penalty)
         return terms
 
-    def training_step(self, batches: list[torch.Tensor] | torch.Tensor, call_index: int) -> None:
-        """One optimizer step per mini-batch of ``batches`` (``trainer.steps_per_call`` of them):
-        Lightning's per-call overhead, larger than a small model's step, is paid once for all.
-        A plain tensor (from a DataLoader of your own) is one mini-batch."""
-        for x in as_group(batches):
-            terms = self.loss_terms(x)
-            self.take_step(terms)  # backward from every term at once: no operator adds them up
-            self.train_means.update(terms, weight=x.shape[0])
-
-    def _log(self, values: dict[str, float]) -> None:
-        """Hand an epoch's means straight to the loggers (rank 0 only) and to callbacks: Lightning's
-        ``self.log`` machinery costs about a millisecond a call, as much as a small model's epoch."""
-        self.trainer.callback_metrics.update({name: torch.tensor(value) for name, value in values.items()})
-        if self.trainer.is_global_zero:
-            for logger in self.loggers:
-                logger.log_metrics(values, step=self.current_epoch)
+    def training_step(self, x: torch.Tensor, batch_idx: int) -> torch.Tensor:
+        terms = self.loss_terms(x)
+        for name, value in zip(self.term_names, terms):
+            self.log(name, value, on_step=False, on_epoch=True, batch_size=x.shape[0], sync_dist=True)
+        return sum(terms)
 
     def on_train_epoch_end(self) -> None:
-        """The epoch's training means, then ``val/loss`` over the val split, read with one host sync."""
-        accumulated = [(self.train_means, self.train_means.totals(self.trainer.strategy, self.device))]
-        datamodule = getattr(self.trainer, "datamodule", None)
-        if hasattr(datamodule, "validation_batches"):
-            accumulated.append((self.val_means, self.validation_totals(datamodule.validation_batches())))
-        train, *val = read_together(*accumulated)  # the one host sync of an epoch
-        for values in train:
-            self._log(values)
-            loss = values["train/loss"]
-            if not math.isfinite(loss):  # checked once an epoch: no per-step sync
-                raise TrainingDiverged(f"train/loss became {loss} in epoch {self.current_epoch}")
-        for values in val[0] if val else ():
-            self._log(values)
+        loss = self.trainer.callback_metrics.get("train/loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            raise TrainingDiverged(f"train/loss became {float(loss)} in epoch {self.current_epoch}")
 
-    def validation_totals(self, groups) -> torch.Tensor:
-        """``val/loss`` over ``groups`` of mini-batches, as ``EpochMeans.totals``. Run here at the end of each
-        training epoch rather than by Lightning's validation loop, which costs about a millisecond an
-        epoch: a tenth of an epoch of digits."""
-        with torch.no_grad():  # no layer of these models acts differently in eval mode
-            for number, x in numbered_batches(groups):  # the task's fixed input for each: comparable across epochs
-                self.val_means.update([self.validation_loss(self.task.test_input(x, number), x)], weight=x.shape[0])
-        return self.val_means.totals(self.trainer.strategy, self.device)
+    def validation_step(self, x: torch.Tensor, batch_idx: int) -> None:
+        """``val/loss``, the clean objective of the task's fixed input for batch ``batch_idx``."""
+        loss = self.validation_loss(self.task.test_input(x, batch_idx), x)
+        self.log("val/loss", loss, on_step=False, on_epoch=True, batch_size=x.shape[0], sync_dist=True)
 
-    def on_test_epoch_start(self) -> None:
-        self._test_batches = 0
-
-    def test_step(self, batches: list[torch.Tensor] | torch.Tensor, call_index: int) -> None:
-        for x in as_group(batches):
-            self.evaluation.update(self, x, self._test_batches)  # the mini-batch's number fixes its test noise
-            self._test_batches += 1
+    def test_step(self, x: torch.Tensor, batch_idx: int) -> None:
+        self.evaluation.update(self, x, batch_idx)  # the mini-batch's number fixes its test noise
 
     def on_test_epoch_end(self) -> None:
         self.log_dict(self.evaluation.compute(), sync_dist=True)  # torchmetrics synced them already

@@ -2,23 +2,25 @@
 
 A config is either one regularizer (``name`` and its fields) or a combination, whose
 ``terms`` map a label to one regularizer each (see ``conf/regularizer/sparse_kl_denoising.yaml``).
+A new regularizer is one module here (a ``@register_regularizer`` class) and one file in
+``conf/regularizer/``: every module of this package is imported below, so nothing else changes.
 """
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from typing import Any, Mapping
 
 from aebench.errors import ConfigError
-from aebench.registry import Registry
-from aebench.regularizers.base import Regularizer
+from aebench.regularizers.base import REGULARIZERS, Regularizer, register_regularizer
 from aebench.regularizers.contractive import Contractive
 from aebench.regularizers.denoising import Denoising
 from aebench.regularizers.l2 import L2
 from aebench.regularizers.sparse_kl import SparseKL
 from aebench.regularizers.sparse_l1 import SparseL1
 
-REGULARIZERS: Registry[type[Regularizer]] = Registry("regularizer")
-for _cls in (L2, Denoising, SparseL1, SparseKL, Contractive):
-    REGULARIZERS.register(_cls, _cls.name)
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")  # each registers its regularizers
 NONE = "none"
 
 
@@ -60,4 +62,5 @@ def regularizer_label(config: Mapping[str, Any]) -> str:
 
 
 __all__ = ["REGULARIZERS", "Contractive", "Denoising", "L2", "Regularizer", "SparseKL", "SparseL1",
-           "build_regularizers", "create_regularizer", "list_regularizers", "regularizer_label"]
+           "build_regularizers", "create_regularizer", "list_regularizers", "register_regularizer",
+           "regularizer_label"]

@@ -1,12 +1,17 @@
 """What a regularizer is: a corruption of the training input, a penalty added to the loss, or both."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
+from torch import nn
 
-if TYPE_CHECKING:
-    from aebench.models.autoencoder import Autoencoder
+from aebench.registry import Registry
+
+REGULARIZERS: Registry[type["Regularizer"]] = Registry("regularizer")
+
+
+def register_regularizer(cls: type["Regularizer"]) -> type["Regularizer"]:
+    """Class decorator: ``regularizer=<cls.name>`` builds ``cls`` (every module of this package is imported)."""
+    return REGULARIZERS.register(cls, cls.name)
 
 
 class Regularizer:
@@ -22,10 +27,9 @@ class Regularizer:
 
     name: str = "regularizer"
     has_penalty: bool = True
-    seed_batched: bool = False  # seed_penalty exists: K seeds train as batched products (aebench.seed_batched)
 
-    def bind(self, model: "Autoencoder") -> None:
-        """Called once with the model it will train; raise ConfigError if the pair cannot work."""
+    def bind(self, model: nn.Module) -> None:
+        """Called once with the autoencoder it will train; raise ConfigError if the pair cannot work."""
 
     @property
     def needs_input_grad(self) -> bool:
@@ -40,11 +44,5 @@ class Regularizer:
         """``corrupt`` changes its input (it is overridden)."""
         return type(self).corrupt is not Regularizer.corrupt
 
-    def penalty(self, model: "Autoencoder", inputs: torch.Tensor, code: torch.Tensor) -> torch.Tensor | None:
+    def penalty(self, model: nn.Module, inputs: torch.Tensor, code: torch.Tensor) -> torch.Tensor | None:
         return None
-
-    def seed_penalty(self, weights: dict[str, torch.Tensor], inputs: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
-        """The penalty of K seeds at once, shaped (K,): ``inputs`` (K, B, ...), ``code`` (K, B, C) and
-        the model's weight matrices by parameter name, each stacked over seeds (K, ...). Only where
-        ``seed_batched``."""
-        raise NotImplementedError(f"{self.name} has no seed-batched penalty")

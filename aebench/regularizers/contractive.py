@@ -14,9 +14,10 @@ import torch
 
 from aebench.errors import require_int, require_number
 from aebench.jacobian import EncoderJacobian, closed_form_penalty
-from aebench.regularizers.base import Regularizer
+from aebench.regularizers.base import Regularizer, register_regularizer
 
 
+@register_regularizer
 class Contractive(Regularizer):
     name = "contractive"
 
@@ -24,31 +25,23 @@ class Contractive(Regularizer):
         self.weight = require_number("weight", weight, minimum=0.0)
         self.projections = None if projections is None else require_int("projections", projections, minimum=1)
         self._jacobian: EncoderJacobian | None = None
-        self._weight_name: str | None = None  # the closed form's one encoder matrix, by parameter name
+        self.closed_form: tuple[str, str] | None = None  # (its one encoder matrix's parameter name, activation name)
 
     def bind(self, model) -> None:
-        self._jacobian = EncoderJacobian(model.encoder)
+        self._jacobian = EncoderJacobian(model.code_encoder)
         self._jacobian.keep_outputs()  # a deeper chain's penalty reads the layer outputs of the training pass
         if self._jacobian.route == "closed form":
-            layer = self._jacobian.chain[0][0]
-            self._weight_name = next(name for name, p in model.named_parameters() if p is layer.weight)
-
-    @property
-    def seed_batched(self) -> bool:
-        """The closed form runs on stacked seeds; the other routes differentiate the encoder itself."""
-        return self._weight_name is not None
+            layer, _, activation_name = self._jacobian.chain[0]
+            weight_name = next(name for name, p in model.named_parameters() if p is layer.weight)
+            self.closed_form = (weight_name, activation_name)
 
     @property
     def needs_input_grad(self) -> bool:
         return self._jacobian.needs_input_grad()
 
     def penalty(self, model, inputs, code) -> torch.Tensor:
-        if self._weight_name is not None:  # the closed form (bind): its gradient written out
+        if self.closed_form is not None:  # its gradient written out
             linear, _, activation = self._jacobian.chain[0]
             return closed_form_penalty(linear.weight, activation, code, self.weight)
         squared = self._jacobian.sq_norm(inputs, code, self.projections, create_graph=True)
         return self.weight * squared.mean()
-
-    def seed_penalty(self, weights, inputs, code) -> torch.Tensor:
-        """The closed form for K seeds: code (K, B, C), the encoder matrix (K, C, inputs)."""
-        return closed_form_penalty(weights[self._weight_name], self._jacobian.chain[0][2], code, self.weight)

@@ -13,15 +13,15 @@ from __future__ import annotations
 import torch
 
 from aebench.errors import ConfigError, require_choice, require_number
-from aebench.regularizers.base import Regularizer
+from aebench.regularizers.base import Regularizer, register_regularizer
 
 NOISES = ("gaussian", "masking", "salt_pepper")
 
 
+@register_regularizer
 class Denoising(Regularizer):
     name = "denoising"
     has_penalty = False
-    seed_batched = True  # elementwise corruption, whatever the leading axes
 
     def __init__(self, noise: str = "masking", noise_std: float = 0.1, noise_prob: float = 0.3):
         self.noise = require_choice("noise", noise, NOISES)

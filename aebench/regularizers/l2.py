@@ -8,12 +8,12 @@ from __future__ import annotations
 import torch
 
 from aebench.errors import require_number
-from aebench.regularizers.base import Regularizer
+from aebench.regularizers.base import Regularizer, register_regularizer
 
 
+@register_regularizer
 class L2(Regularizer):
     name = "l2"
-    seed_batched = True
 
     def __init__(self, weight: float = 1e-4):
         self.weight = require_number("weight", weight, minimum=0.0)
@@ -21,6 +21,3 @@ class L2(Regularizer):
     def penalty(self, model, inputs, code) -> torch.Tensor:
         weights = [p for p in model.parameters() if p.ndim >= 2]  # tied matrices count once
         return 0.5 * self.weight * sum(p.pow(2).sum() for p in weights)
-
-    def seed_penalty(self, weights, inputs, code) -> torch.Tensor:
-        return 0.5 * self.weight * sum(w.pow(2).flatten(1).sum(dim=1) for w in weights.values())

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from aebench.errors import ConfigError, require_number
-from aebench.regularizers.base import Regularizer
+from aebench.regularizers.base import Regularizer, register_regularizer
 
 UNIT_INTERVAL_ACTIVATIONS = ("sigmoid",)
 EPSILON = 1e-6  # keeps log finite when a unit's batch mean reaches 0 or 1
@@ -24,9 +24,9 @@ def kl_sparsity(code: torch.Tensor, target: float) -> torch.Tensor:
     return (rho * torch.log(rho / rho_hat) + (1 - rho) * torch.log((1 - rho) / (1 - rho_hat))).sum(dim=-1)
 
 
+@register_regularizer
 class SparseKL(Regularizer):
     name = "sparse_kl"
-    seed_batched = True
 
     def __init__(self, target: float = 0.05, weight: float = 0.1):
         self.target = require_number("target", target, minimum=0.0, maximum=1.0, open_minimum=True, open_maximum=True)
@@ -38,7 +38,4 @@ class SparseKL(Regularizer):
                               "sigmoid for regularizer=sparse_kl, which needs code activations in (0, 1)")
 
     def penalty(self, model, inputs, code) -> torch.Tensor:
-        return self.weight * kl_sparsity(code.float(), self.target)
-
-    def seed_penalty(self, weights, inputs, code) -> torch.Tensor:
         return self.weight * kl_sparsity(code.float(), self.target)

@@ -5,18 +5,15 @@ from __future__ import annotations
 import torch
 
 from aebench.errors import require_number
-from aebench.regularizers.base import Regularizer
+from aebench.regularizers.base import Regularizer, register_regularizer
 
 
+@register_regularizer
 class SparseL1(Regularizer):
     name = "sparse_l1"
-    seed_batched = True
 
     def __init__(self, weight: float = 1e-3):
         self.weight = require_number("weight", weight, minimum=0.0)
 
     def penalty(self, model, inputs, code) -> torch.Tensor:
         return self.weight * code.abs().sum(dim=1).mean()
-
-    def seed_penalty(self, weights, inputs, code) -> torch.Tensor:
-        return self.weight * code.abs().sum(dim=-1).mean(dim=-1)

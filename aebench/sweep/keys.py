@@ -14,7 +14,7 @@ EXECUTION_ONLY = {
     "tracking": None,  # every field
     "sweep": None,
     "hydra": None,
-    "trainer": ("progress_bar", "accelerator", "devices", "strategy", "threads"),
+    "trainer": ("progress_bar", "accelerator", "devices", "strategy", "threads", "fast"),
 }
 
 

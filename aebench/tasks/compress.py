@@ -99,8 +99,8 @@ class Compress(Task):
     def evaluate(self, model, datamodule):
         device = device_of(model)
         train_x, test_x = datamodule.inputs("train"), datamodule.inputs("test")
-        train_codes = apply_in_chunks(model.encoder, train_x, device=device)
-        test_codes = apply_in_chunks(model.encoder, test_x, device=device)
+        train_codes = apply_in_chunks(model.code_of, train_x, device=device)
+        test_codes = apply_in_chunks(model.code_of, test_x, device=device)
         low, high = train_codes.min(0).values, train_codes.max(0).values
         decoded = apply_in_chunks(model.decode, quantise(test_codes, low, high, self.bits), device=device)
         _, height, width = test_x.shape[1:]

@@ -45,7 +45,7 @@ class Visualize(Task):
 
     def evaluate(self, model, datamodule):
         train_x, test_x = datamodule.inputs("train"), datamodule.inputs("test")
-        codes = apply_in_chunks(model.encoder, test_x, device=device_of(model)).numpy()
+        codes = apply_in_chunks(model.code_of, test_x, device=device_of(model)).numpy()
         flat_test = test_x.flatten(1).numpy()
         projected = PCA(n_components=2, svd_solver="full").fit(train_x.flatten(1).numpy()).transform(flat_test)
         labels = datamodule.labels("test")

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from aebench.build import plan_run, seed_config
-from aebench.ensemble import SeedEnsemble
+from aebench.fast.seeds import SeedEnsemble
 from aebench.errors import ConfigError
 from aebench.train import train, train_seeds
 
@@ -16,7 +16,7 @@ def test_vectorised_loss_terms_equal_each_models_own(make_config):
     plans = [plan_run(seed_config(cfg, seed)) for seed in (0, 1, 2)]
     ensemble = SeedEnsemble([p.model for p in plans], [0, 1, 2])
     xs = torch.rand(3, 16, 1, 8, 8)
-    together = ensemble._call(ensemble._terms, (0,), xs)
+    together = ensemble.vmapped_loss_terms(xs)
     for index, plan in enumerate(plans):
         alone = torch.stack(plan.model.loss_terms(xs[index]))
         assert torch.allclose(together[index], alone, rtol=1e-5, atol=1e-7)
@@ -55,14 +55,14 @@ def test_batched_products_give_each_seeds_own_loss_terms(make_config, overrides)
                                                   xs[0])
     for index, plan in enumerate(plans):
         model = plan.model
-        alone = model.reconstruction_loss(model.decoder(model.encoder(model.task.clean_input(xs[0]))), xs[0])
+        alone = model.reconstruction_loss(model.decoder(model.code_of(model.task.clean_input(xs[0]))), xs[0])
         assert validation[index].item() == pytest.approx(alone.item(), rel=1e-5)
 
 
 @pytest.mark.parametrize("group", [4, 5])  # 13 mini-batches: the short last one alone, or with full ones
 def test_seed_batches_are_each_seeds_own_batches(group):
     from aebench.data.batches import TensorBatches
-    from aebench.ensemble import SeedBatches
+    from aebench.fast.seeds import SeedBatches
 
     data = torch.randint(0, 255, (203, 1, 4, 4), dtype=torch.uint8)
     together = SeedBatches(data, 16, [3, 5, 9], group=group)
@@ -140,14 +140,14 @@ def test_only_reconstruct_without_corruption_feeds_the_batch_itself():
 def test_the_closed_form_contractive_penalty_also_runs_under_vmap(make_config, monkeypatch):
     """Its hand-written gradient is an autograd.Function vmap cannot take: under vmap the traced formula
     gives each seed its own terms and gradient."""
-    from aebench.seed_batched import SeedBatchedAutoencoder
+    from aebench.fast.seed_batched import SeedBatchedAutoencoder
 
     monkeypatch.setattr(SeedBatchedAutoencoder, "supports", staticmethod(lambda model: False))
     plans = [plan_run(seed_config(make_config("regularizer=contractive"), seed)) for seed in (0, 1)]
     ensemble = SeedEnsemble([p.model for p in plans], [0, 1])
     assert ensemble.batched is None
     xs = torch.rand(2, 16, *plans[0].datamodule.sample_shape)
-    together = ensemble._call(ensemble._terms, (0,), xs)
+    together = ensemble.vmapped_loss_terms(xs)
     together.sum().backward()
     for index, plan in enumerate(plans):
         terms = plan.model.loss_terms(xs[index])

@@ -10,8 +10,9 @@ the operators of one seed alone, each K times larger: ``vmap`` over ``functional
 about 0.4 ms of dispatch a step instead (BENCHMARKS.md). Seed k's loss terms equal its own
 model's to float rounding (tests/test_ensemble.py).
 
-Models with other layers (convolutions) and regularizers without a seed-batched penalty (the
-contractive penalty of deeper encoders) keep the ``vmap`` path of :class:`aebench.ensemble.SeedEnsemble`.
+Models with other layers (convolutions) or another bottleneck, subclasses with their own loss, and
+regularizers without a seed-batched penalty (``aebench.fast.seed_penalties``; the contractive
+penalty of deeper encoders) keep the ``vmap`` path of :class:`aebench.fast.seeds.SeedEnsemble`.
 """
 from __future__ import annotations
 
@@ -22,6 +23,9 @@ import torch
 from torch import nn
 
 from aebench.activations import ACTIVATIONS
+from aebench.fast.seed_penalties import seed_penalty
+from aebench.models.autoencoder import Autoencoder
+from aebench.models.bottleneck import IdentityBottleneck
 from aebench.models.layers import TiedLinear, reconstruction_loss
 
 ELEMENTWISE = tuple(set(ACTIVATIONS.values()))
@@ -63,7 +67,7 @@ class SeedBatchedAutoencoder:
         self.encoder_steps = self.plan(model.encoder, "encoder", name_of)
         self.decoder_steps = self.plan(model.decoder, "decoder", name_of)
         self.weight_positions = {name: self.position[name] for name, p in model.named_parameters() if p.ndim >= 2}
-        self.penalties = [r for r in model.regularizers if r.has_penalty]
+        self.penalties = [(r, seed_penalty(r)) for r in model.regularizers if r.has_penalty]
         # the encoder takes the clean batch itself: no reshaping to (K B, ...) and back for the task to transform it
         self.clean_inputs = model.task.keeps_input and not any(r.corrupts for r in model.regularizers)
 
@@ -79,12 +83,16 @@ class SeedBatchedAutoencoder:
         return batched.transpose(1, 2) if name in self.weight_positions else batched.squeeze(1)
 
     @staticmethod
-    def supports(model: nn.Module) -> bool:
-        """Only linear, tied, flatten and elementwise layers, and regularizers with seed-batched penalties."""
+    def supports(model: Autoencoder) -> bool:
+        """Only the loss of ``Autoencoder`` itself (a subclass's own ``loss_terms`` is honoured by vmap), the
+        identity bottleneck, linear, tied, flatten and elementwise layers, and penalties with a batched form."""
+        if type(model).loss_terms is not Autoencoder.loss_terms or not isinstance(model.bottleneck, IdentityBottleneck):
+            return False
         layers = [*model.encoder.children(), *model.decoder.children()]
         known = all(isinstance(layer, (nn.Linear, TiedLinear, nn.Flatten, nn.Unflatten, *ELEMENTWISE))
                     for layer in layers)
-        penalties = all(r.seed_batched and not r.needs_input_grad for r in model.regularizers)
+        penalties = all(not r.has_penalty or (seed_penalty(r) is not None and not r.needs_input_grad)
+                        for r in model.regularizers)
         return known and penalties
 
     def plan(self, sequential: nn.Sequential, prefix: str, name_of: dict[int, str]) -> list[Step]:
@@ -142,7 +150,7 @@ class SeedBatchedAutoencoder:
         penalties = []
         if self.penalties:  # penalties take the model's layout (K, out, in)
             weights = {name: params[position].transpose(1, 2) for name, position in self.weight_positions.items()}
-            penalties = [regularizer.seed_penalty(weights, inputs, code) for regularizer in self.penalties]
+            penalties = [batched(regularizer, weights, inputs, code) for regularizer, batched in self.penalties]
         return SeedStepLoss(values, penalties)
 
     def validation_loss(self, params: Sequence[torch.Tensor], inputs: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

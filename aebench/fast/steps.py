@@ -1,7 +1,7 @@
-"""What aebench's LightningModules share: their own optimizer steps inside one Lightning call.
+"""What the fast path's LightningModules share: their own optimizer steps inside one Lightning call.
 
 A small autoencoder takes a step in well under a millisecond, less than a Lightning step costs, so
-a module takes ``trainer.steps_per_call`` optimizer steps inside each call (manual optimization).
+a fast module takes ``trainer.steps_per_call`` optimizer steps inside each call (manual optimization).
 """
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 The K autoencoders (one per seed, each initialised as its own run would be) have their
 parameters stacked along a new first axis (``torch.func.stack_module_state``); one step runs
 all of them at once, each on its own shuffled mini-batch: fully connected models as batched
-matrix products (``aebench.seed_batched``), the others with ``torch.func.vmap`` over
+matrix products (``aebench.fast.seed_batched``), the others with ``torch.func.vmap`` over
 ``functional_call``. The seeds stay independent: the gradient of the summed losses with respect to seed
 k's parameters is seed k's own gradient, and Adam acts elementwise. Random corruption draws
 differ between seeds (``randomness="different"``), so a seed's numbers are its own, though not
@@ -22,19 +22,19 @@ from torch.func import functional_call, stack_module_state, vmap
 from aebench.data.arrays import as_float
 from aebench.data.batches import TensorBatches, numbered_batches
 from aebench.data.datamodule import AutoencoderDataModule
-from aebench.epoch_means import EpochMeans, read_together
+from aebench.fast.epoch_means import EpochMeans, read_together
+from aebench.fast.seed_batched import SeedBatchedAutoencoder
+from aebench.fast.steps import ManualStepModule
 from aebench.models.autoencoder import Autoencoder
-from aebench.models.manual import ManualStepModule
-from aebench.seed_batched import SeedBatchedAutoencoder
 
 
 class _LossTerms(nn.Module):
     """``torch.stack(model.loss_terms(x))`` as a forward pass, for ``functional_call``. Only the
-    encoder and decoder are registered here, so each call walks them alone (not the test metrics)."""
+    encoder, bottleneck and decoder are registered here, so each call walks them alone (not the test metrics)."""
 
     def __init__(self, model: Autoencoder):
         super().__init__()
-        self.encoder, self.decoder = model.encoder, model.decoder  # the model's own modules
+        self.encoder, self.bottleneck, self.decoder = model.encoder, model.bottleneck, model.decoder  # its own
         object.__setattr__(self, "model", model)  # unregistered: its methods run on the swapped modules
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -85,7 +85,7 @@ class SeedEnsemble(ManualStepModule):
         self.names = list(params)
         template = self.models[0]
         self._terms, self._validation = _LossTerms(template), _ValidationLoss(template)
-        # fully connected models: batched matrix products, no vmap (aebench.seed_batched), in their own layout
+        # fully connected models: batched matrix products, no vmap (aebench.fast.seed_batched), in their own layout
         self.batched = SeedBatchedAutoencoder(template, self.names) if SeedBatchedAutoencoder.supports(template) \
             else None
         if self.batched is not None:
@@ -93,7 +93,7 @@ class SeedEnsemble(ManualStepModule):
         self.stacked = nn.ParameterList([nn.Parameter(params[name]) for name in self.names])
         self._params = list(self.stacked)
         self.lr = template.lr
-        self.train_means = EpochMeans(template.train_means.names, rows=len(self.seeds))
+        self.train_means = EpochMeans(template.term_names, rows=len(self.seeds))
         self.val_means = EpochMeans(["val/loss"], rows=len(self.seeds))
         self.epoch_loggers: list[list] = [[] for _ in self.seeds]  # each seed's own run
         self.diverged: dict[int, str] = {}
@@ -103,6 +103,10 @@ class SeedEnsemble(ManualStepModule):
             return functional_call(module, dict(zip(self.names, params)), inputs)
 
         return vmap(one_seed, in_dims=(0, *in_dims), randomness="different")(tuple(self.stacked), *tensors)
+
+    def vmapped_loss_terms(self, xs: torch.Tensor) -> torch.Tensor:
+        """(K, terms): each seed's ``loss_terms`` of its batch ``xs[k]`` through ``vmap``."""
+        return self._call(self._terms, (0,), xs)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         try:
@@ -122,7 +126,7 @@ class SeedEnsemble(ManualStepModule):
                 self.take_step(*step_loss.roots())
                 terms = step_loss.terms()  # [(K,) per term]
             else:
-                stacked = self._call(self._terms, (0,), xs)  # (K, terms): backward from their sum
+                stacked = self.vmapped_loss_terms(xs)  # (K, terms): backward from their sum
                 self.take_step([stacked], [stacked.new_ones(()).expand_as(stacked)])
                 terms = stacked.unbind(1)
             self.train_means.update(terms, weight=xs.shape[1])
@@ -162,16 +166,16 @@ class SeedEnsemble(ManualStepModule):
 class SeedDataModule(L.LightningDataModule):
     """One split served to K seeds at once (train) and shared for validation."""
 
-    def __init__(self, datamodule: AutoencoderDataModule, seeds: Sequence[int]):
+    def __init__(self, datamodule: AutoencoderDataModule, seeds: Sequence[int], steps_per_call: int):
         super().__init__()
-        self.inner, self.seeds = datamodule, list(seeds)
+        self.inner, self.seeds, self.steps_per_call = datamodule, list(seeds), steps_per_call
 
     def transfer_batch_to_device(self, batch, device: torch.device, dataloader_idx: int):
         return batch
 
     def train_dataloader(self) -> SeedBatches:
         data = self.inner.resident("train", self.trainer.strategy.root_device)
-        return SeedBatches(data, self.inner.batch_size, self.seeds, self.inner.steps_per_call)
+        return SeedBatches(data, self.inner.batch_size, self.seeds, self.steps_per_call)
 
     def validation_batches(self) -> TensorBatches:
         """The inner datamodule's, on this trainer's device (where the val split stays between epochs)."""
