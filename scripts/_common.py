@@ -9,8 +9,8 @@ import warnings
 import lightning as L
 from hydra import compose, initialize_config_dir
 
-from aebench.build import plan_run
 from aebench.config import config_dir
+from aebench.run.plan import plan_run
 
 
 def quiet() -> None:
@@ -42,8 +42,8 @@ def fit_seconds(cfg) -> float:
     vectorised ``aebench.fast.SeedEnsemble`` for a seed list (each seed initialised as its own run would be)."""
     from omegaconf import OmegaConf
 
-    from aebench.build import build_trainer, seed_config
     from aebench.fast.seeds import SeedDataModule, SeedEnsemble
+    from aebench.run.plan import build_trainer, seed_config
 
     if OmegaConf.is_list(cfg.seed):
         seeds = list(cfg.seed)

@@ -24,7 +24,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import config, quiet, timed_fit  # noqa: E402
 
-from aebench.build import plan_run  # noqa: E402
+from aebench.run.plan import plan_run  # noqa: E402
 
 
 def trained_call(*overrides: str):

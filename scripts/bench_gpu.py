@@ -19,7 +19,7 @@ from _common import config, quiet  # noqa: E402
 from bench_overhead import aebench_fit, bare_loop  # noqa: E402
 from bench_seeds import many_seeds, one_seed  # noqa: E402
 
-from aebench.build import plan_run  # noqa: E402
+from aebench.run.plan import plan_run  # noqa: E402
 
 
 def accelerator() -> str:
@@ -47,7 +47,7 @@ import sys, time
 from pathlib import Path
 sys.path.insert(0, {scripts!r})
 from _common import config, quiet
-from aebench.build import plan_run
+from aebench.run.plan import plan_run
 quiet()
 plan = plan_run(config("dataset=mnist", "dataset.root={root}", "model=deep", "trainer.accelerator={accelerator}",
                        "trainer.max_epochs={epochs}", "trainer.batch_size=256"))

@@ -23,7 +23,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import config, quiet  # noqa: E402
 
-from aebench.build import plan_run  # noqa: E402
+from aebench.run.plan import plan_run  # noqa: E402
 
 
 def bare_loop(model, train_x, val_x, epochs: int, batch_size: int, seed: int, val_batch_size: int) -> float:

@@ -1,7 +1,7 @@
 """Many seeds at once: K seeds of one combination in one vectorised model against one seed alone.
 
 Both through aebench's path, side by side in one process, alternating: one seed is a plain
-fit (``plan_run`` -> Lightning); K seeds are ``aebench.ensemble.SeedEnsemble`` (torch.func.vmap
+fit (``plan_run`` -> Lightning); K seeds are ``aebench.fast.seeds.SeedEnsemble`` (torch.func.vmap
 over stacked parameters). Throughput counts every seed's samples; the target is K seeds at
 >= 0.8 x K times one seed's samples/s.
 
@@ -21,7 +21,7 @@ from omegaconf import open_dict
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import config, fit_seconds, quiet  # noqa: E402
 
-from aebench.build import plan_run  # noqa: E402
+from aebench.run.plan import plan_run  # noqa: E402
 
 
 def with_seeds(cfg, count: int):

@@ -28,7 +28,7 @@ QUICK_SWEEP = ["+sweep=quick", "trainer.max_epochs=20"]
 
 
 def fixed_cost(runs: int, folder: Path) -> float:
-    from aebench.train import train
+    from aebench.run.train import train
 
     cfg = config("trainer.max_epochs=0", f"tracking.uri=sqlite:///{folder}/mlflow.db", "tracking.experiment=bench")
     train(cfg)  # warm-up: imports, store creation
@@ -71,7 +71,7 @@ def main() -> None:
 
 
 def growth() -> None:
-    from aebench.train import train
+    from aebench.run.train import train
 
     with tempfile.TemporaryDirectory() as folder:
         for scale in (1, 4, 16):

@@ -116,7 +116,7 @@ def test_datamodule_serves_its_split():
 def test_numbered_test_batches_are_what_the_test_step_sees(make_config):
     """A task that scores the whole test split afterwards (denoise, dewatermark, the PCA baseline) corrupts
     batch i as the test step did: the same batches, in groups of steps_per_call, with the same numbers."""
-    from aebench.build import plan_run
+    from aebench.run.plan import plan_run
 
     plan = plan_run(make_config("trainer.batch_size=50", "trainer.steps_per_call=2"))
     seen, task_input = [], plan.model.task.test_input

@@ -4,6 +4,7 @@ import gzip
 import numpy as np
 import pytest
 import torch
+from datafiles import cifar_archive, idx_bytes, write_cifar, write_mnist
 from PIL import Image
 
 from aebench.data import AutoencoderDataModule, load_dataset
@@ -11,7 +12,6 @@ from aebench.data import cifar as cifar_module
 from aebench.data import idx as idx_module
 from aebench.data.files import md5
 from aebench.errors import DataError
-from datafiles import cifar_archive, idx_bytes, write_cifar, write_mnist
 
 
 @pytest.mark.parametrize("gzipped", [True, False])
@@ -212,7 +212,7 @@ def test_synthetic_manifold_is_a_rolled_sheet():
 
 @pytest.mark.parametrize("model", ["conv", "stacked"])
 def test_training_on_mnist_files_through_the_real_config(make_config, tmp_path, model):
-    from aebench.train import train
+    from aebench.run.train import train
 
     write_mnist(tmp_path / "mnist", n_train=60, n_test=20)
     result = train(make_config("dataset=mnist", f"dataset.root={tmp_path}", f"model={model}", "trainer.max_epochs=2",
@@ -224,9 +224,9 @@ def test_training_on_mnist_files_through_the_real_config(make_config, tmp_path, 
 @pytest.mark.slow
 def test_nonlinear_codes_beat_pca_on_the_swiss_roll(make_config):
     """With a 2-D code, a deep autoencoder unrolls the sheet that two principal components cannot."""
-    from aebench.baselines import pca_baseline
-    from aebench.build import build_datamodule
-    from aebench.train import train
+    from aebench.evaluate.pca import pca_baseline
+    from aebench.run.plan import build_datamodule
+    from aebench.run.train import train
 
     cfg = make_config("dataset=synthetic_manifold", "model=deep", "model.code_dim=2", "model.hidden_dims=[64,32]",
                       "model.code_activation=identity", "trainer.max_epochs=150", "trainer.lr=3e-3")

@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 import torch
 
-from aebench.build import plan_run
 from aebench.data import datamodule as datamodule_module
 from aebench.fast.epoch_means import EpochMeans
+from aebench.run.plan import plan_run
 
 
 def test_weighted_means_match_brute_force():

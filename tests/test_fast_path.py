@@ -5,11 +5,11 @@ import pytest
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
-from aebench.build import plan_run
 from aebench.errors import ConfigError
 from aebench.fast import FastAutoencoder, choose_path
 from aebench.models import Autoencoder, undercomplete
-from aebench.train import train
+from aebench.run.plan import plan_run
+from aebench.run.train import train
 
 
 def trained(cfg):
@@ -91,7 +91,7 @@ def test_trainer_fast_takes_a_boolean(make_config):
 
 
 def test_seed_lists_need_the_fast_path(make_config):
-    from aebench.train import train_seeds
+    from aebench.run.train import train_seeds
 
     with pytest.raises(ConfigError, match="seed=.*a single integer with trainer.fast=false"):
         train_seeds(make_config("seed=[0,1]", "trainer.fast=false"))

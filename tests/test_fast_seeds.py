@@ -2,10 +2,10 @@
 import pytest
 import torch
 
-from aebench.build import plan_run, seed_config
-from aebench.fast.seeds import SeedEnsemble
 from aebench.errors import ConfigError
-from aebench.train import train, train_seeds
+from aebench.fast.seeds import SeedEnsemble
+from aebench.run.plan import plan_run, seed_config
+from aebench.run.train import train, train_seeds
 
 
 def test_vectorised_loss_terms_equal_each_models_own(make_config):

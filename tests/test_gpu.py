@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from aebench.build import plan_run
-from aebench.train import train, train_seeds
+from aebench.run.plan import plan_run
+from aebench.run.train import train, train_seeds
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 

@@ -2,8 +2,8 @@
 import pytest
 from sklearn.decomposition import PCA
 
-from aebench.build import build_datamodule
-from aebench.train import train
+from aebench.run.plan import build_datamodule
+from aebench.run.train import train
 
 CODE_DIM = 8
 

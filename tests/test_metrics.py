@@ -4,8 +4,8 @@ import math
 import pytest
 import torch
 
-from aebench.evaluation import DENOISE_NOISE_SEED
-from aebench.metrics import CodeStatistics, MetricOptions
+from aebench.evaluate.metrics import CodeStatistics, MetricOptions
+from aebench.evaluate.scoring import DENOISE_NOISE_SEED
 from aebench.models import create_model
 
 
@@ -83,7 +83,7 @@ def test_evaluation_metrics_match_a_direct_computation():
 def test_the_tasks_psnr_is_test_psnr_and_takes_a_mask():
     """The tasks' per-image PSNR (it takes a mask; torchmetrics' does not) gives test/psnr's value
     unmasked, and over a mask the PSNR of the masked values alone."""
-    from aebench.metrics import psnr_metric
+    from aebench.evaluate.metrics import psnr_metric
     from aebench.tasks.common import psnr_per_image
 
     generator = torch.Generator().manual_seed(0)

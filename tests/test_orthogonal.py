@@ -4,7 +4,7 @@ import torch
 
 from aebench.models import create_model
 from aebench.regularizers import build_regularizers, list_regularizers
-from aebench.train import train
+from aebench.run.train import train
 
 
 def brute_force(matrices, weight):

@@ -4,9 +4,16 @@ import itertools
 import pytest
 import torch
 
-from aebench.jacobian import (EncoderJacobian, chain_sq_norm, jvp_chain_sq_norm, jvp_chain_sq_norms, linear_chain,
-                              vjp_sq_norm, vjp_sq_norms)
 from aebench.models import create_model
+from aebench.ops.jacobian import (
+    EncoderJacobian,
+    chain_sq_norm,
+    jvp_chain_sq_norm,
+    jvp_chain_sq_norms,
+    linear_chain,
+    vjp_sq_norm,
+    vjp_sq_norms,
+)
 from aebench.regularizers import L2, Contractive, SparseKL, SparseL1
 
 RELATIVE = 1e-5
@@ -94,8 +101,8 @@ CODE_RANGES = {"sigmoid": (0.01, 0.99), "tanh": (-0.99, 0.99), "softplus": (0.01
 def test_closed_form_gradient_written_out_matches_autograd(activation):
     """The hand-written backward of ClosedFormContractive against numerical differences (gradcheck) and
     its value against the formula, for a stack of 3 seeds: code (3, B, C), weight (3, C, inputs)."""
-    from aebench.activations import DERIVATIVE_FROM_OUTPUT
-    from aebench.jacobian import closed_form_penalty
+    from aebench.ops.activations import DERIVATIVE_FROM_OUTPUT
+    from aebench.ops.jacobian import closed_form_penalty
 
     generator = torch.Generator().manual_seed(2)
     low, high = CODE_RANGES[activation]
@@ -205,7 +212,7 @@ def test_the_forward_estimate_of_a_chain_is_unbiased(activation):
 def test_the_penalty_of_a_chain_reads_the_layer_outputs_of_the_training_pass(projections, monkeypatch):
     """Kept by forward hooks: the layers do not run again, and the penalty and its gradient are those of
     running them again; a code from another pass gets its own layer outputs."""
-    import aebench.jacobian as jacobian
+    import aebench.ops.jacobian as jacobian
 
     model = random_model("deep", (10,), {"hidden_dims": [8, 6]}, seed=7)
     penalty = Contractive(weight=1.0, projections=projections)

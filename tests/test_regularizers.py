@@ -3,12 +3,12 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from aebench.build import build_datamodule, plan_run
 from aebench.errors import ConfigError
 from aebench.models import undercomplete
 from aebench.regularizers import Denoising, build_regularizers, list_regularizers, regularizer_label
-from aebench.rules import describe, first_broken_rule
-from aebench.train import train
+from aebench.run.plan import build_datamodule, plan_run
+from aebench.run.rules import describe, first_broken_rule
+from aebench.run.train import train
 
 MODELS = ["linear", "undercomplete", "overcomplete", "deep", "conv", "stacked"]
 REGULARIZER_CONFIGS = ["none", "l2", "denoising", "sparse_l1", "sparse_kl", "contractive",
@@ -160,7 +160,7 @@ def test_a_model_keeping_its_layer_outputs_can_be_deep_copied(make_config):
     graph) behind, and its own passes keep their own."""
     import copy
 
-    from aebench.build import plan_run
+    from aebench.run.plan import plan_run
 
     model = plan_run(make_config("model=deep", "regularizer=contractive")).model
     x = torch.rand(8, 1, 8, 8)

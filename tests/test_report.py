@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
-
 from sweeps import aebench, runs, store
 
 pytestmark = pytest.mark.slow

@@ -2,9 +2,9 @@
 import lightning as L
 import torch
 
-from aebench.build import build_trainer, plan_run
-from aebench.pretrain import pretrain_layerwise
-from aebench.train import train
+from aebench.run.plan import build_trainer, plan_run
+from aebench.run.pretrain import pretrain_layerwise
+from aebench.run.train import train
 
 
 def snapshot(model):

@@ -11,9 +11,9 @@ import pytest
 from hydra import compose, initialize_config_dir
 from sweeps import SMALL, aebench, runs, store
 
-from aebench.build import build_datamodule
 from aebench.config import config_dir
-from aebench.rules import describe, first_broken_rule
+from aebench.run.plan import build_datamodule
+from aebench.run.rules import describe, first_broken_rule
 from aebench.sweep.keys import run_key
 
 pytestmark = pytest.mark.slow

@@ -12,16 +12,16 @@ from sklearn.decomposition import PCA
 from sklearn.manifold import trustworthiness
 from sklearn.metrics import roc_auc_score
 
-from aebench.baselines import pca_baseline
-from aebench.build import build_datamodule, build_metric_options, plan_run
 from aebench.config import config_dir
 from aebench.errors import ConfigError
+from aebench.evaluate.pca import pca_baseline
+from aebench.run.plan import build_datamodule, build_metric_options, plan_run
+from aebench.run.train import train
 from aebench.tasks import build_task, list_tasks
 from aebench.tasks.colorize import grey
 from aebench.tasks.compress import jpeg_at, quantise
 from aebench.tasks.denoise import fixed_corruption
 from aebench.tasks.dewatermark import watermark_bank
-from aebench.train import train
 
 
 def trained(cfg):
@@ -311,7 +311,7 @@ def test_vectorised_seeds_keep_the_task(make_config):
 
 
 def train_seed_list(cfg):
-    from aebench.train import train_seeds
+    from aebench.run.train import train_seeds
 
     return train_seeds(cfg)
 

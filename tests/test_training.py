@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from aebench.errors import ConfigError
-from aebench.train import train, train_seeds
+from aebench.run.train import train, train_seeds
 
 MODELS = ["linear", "undercomplete", "overcomplete", "deep", "conv"]
 DATASETS = ["digits", "synthetic_lowrank"]
@@ -56,7 +56,7 @@ def test_psnr_and_mse_agree_with_their_definitions(make_config):
     """test/psnr is the mean over images of 10 log10(1 / per-image MSE); test/mse the mean over values."""
     import torch
 
-    from aebench.build import plan_run
+    from aebench.run.plan import plan_run
 
     cfg = make_config("model=undercomplete")
     result = train(cfg)
@@ -114,7 +114,7 @@ def test_one_scalar_descends_what_the_plain_backward_descends():
 def test_trainer_threads_hold_for_the_run_only(make_config, client):
     """trainer.threads sets torch's CPU threads while the run trains, then gives back the caller's;
     the run is the same run (the same run_key) on any number of threads."""
-    from aebench.build import cpu_threads
+    from aebench.run.plan import cpu_threads
     from aebench.sweep.keys import run_key
 
     before = torch.get_num_threads()
@@ -130,8 +130,8 @@ def test_trainer_threads_hold_for_the_run_only(make_config, client):
 
 def test_a_constant_term_adds_nothing_to_the_step(make_config):
     """A penalty that depends on no parameter is logged, and the step is the step of the other terms."""
-    from aebench.build import build_trainer, plan_run
     from aebench.fast import choose_path
+    from aebench.run.plan import build_trainer, plan_run
 
     plans = [plan_run(make_config("trainer.max_epochs=1")) for _ in range(2)]
     with_constant = plans[0].model

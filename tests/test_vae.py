@@ -1,12 +1,11 @@
 """The latent seam holds a variational bottleneck: model=vae trains, is tested, swept and reported."""
 import pytest
 import torch
+from sweeps import aebench, runs
 from torch.distributions import Normal, kl_divergence
 
 from aebench.models import create_model
-from aebench.train import train
-
-from sweeps import aebench, runs
+from aebench.run.train import train
 
 
 def test_the_kl_term_against_torch_distributions():

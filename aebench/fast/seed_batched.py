@@ -22,11 +22,11 @@ from typing import NamedTuple, Sequence
 import torch
 from torch import nn
 
-from aebench.activations import ACTIVATIONS
 from aebench.fast.seed_penalties import seed_penalty
 from aebench.models.autoencoder import Autoencoder
 from aebench.models.bottleneck import IdentityBottleneck
 from aebench.models.layers import TiedLinear, reconstruction_loss
+from aebench.ops.activations import ACTIVATIONS
 
 ELEMENTWISE = tuple(set(ACTIVATIONS.values()))
 Step = tuple  # ("linear", weight index, bias index | None) and the like: see SeedBatchedAutoencoder.plan

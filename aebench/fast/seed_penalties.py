@@ -12,8 +12,8 @@ from typing import Callable
 
 import torch
 
-from aebench.jacobian import closed_form_penalty
-from aebench.regularizers import Contractive, L2, Regularizer, SparseKL, SparseL1
+from aebench.ops.jacobian import closed_form_penalty
+from aebench.regularizers import L2, Contractive, Regularizer, SparseKL, SparseL1
 from aebench.regularizers.sparse_kl import kl_sparsity
 
 SeedPenalty = Callable[[Regularizer, dict[str, torch.Tensor], torch.Tensor, torch.Tensor], torch.Tensor]

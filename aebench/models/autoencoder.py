@@ -16,8 +16,8 @@ import torch
 from torch import nn
 
 from aebench.errors import TrainingDiverged, require, require_choice, require_number
-from aebench.evaluation import TestEvaluation
-from aebench.metrics import MetricOptions
+from aebench.evaluate.metrics import MetricOptions
+from aebench.evaluate.scoring import TestEvaluation
 from aebench.models.bottleneck import Bottleneck, IdentityBottleneck, Latent
 from aebench.models.layers import RECONSTRUCTION_LOSSES, reconstruction_loss
 from aebench.regularizers.base import Regularizer

@@ -9,11 +9,11 @@ from typing import Sequence
 
 from torch import nn
 
-from aebench.activations import make_activation, require_activation
 from aebench.errors import require, require_int, require_widths
 from aebench.models.autoencoder import Autoencoder
 from aebench.models.layers import TiedLinear
 from aebench.models.registry import register_model
+from aebench.ops.activations import make_activation, require_activation
 
 
 def _mlp_autoencoder(input_shape: Sequence[int], code_dim: int, encoder_dims: Sequence[int],

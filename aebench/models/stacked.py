@@ -5,7 +5,7 @@ decoded by W'_l back to h_{l-1}, on the codes h_{l-1} of the (already trained) l
 and with the run's regularizers (Bengio, Lamblin, Popovici & Larochelle 2007; stacked
 denoising autoencoders: Vincent et al. 2010). The shallow autoencoders share their modules
 with the deep one, so end-to-end fine-tuning starts from exactly the pretrained weights.
-The layer-wise loop itself runs in ``aebench.pretrain``.
+The layer-wise loop itself runs in ``aebench.run.pretrain``.
 """
 from __future__ import annotations
 
@@ -15,11 +15,11 @@ from typing import Sequence
 
 from torch import nn
 
-from aebench.activations import make_activation, require_activation
 from aebench.errors import require, require_int, require_widths
 from aebench.models.autoencoder import Autoencoder
 from aebench.models.layers import TiedLinear
 from aebench.models.registry import register_model
+from aebench.ops.activations import make_activation, require_activation
 
 
 class StackedAutoencoder(Autoencoder):

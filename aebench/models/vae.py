@@ -19,11 +19,11 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from aebench.activations import make_activation, require_activation
 from aebench.errors import require_int, require_number, require_widths
 from aebench.models.autoencoder import Autoencoder
 from aebench.models.bottleneck import Bottleneck, Latent
 from aebench.models.registry import register_model
+from aebench.ops.activations import make_activation, require_activation
 
 
 class VariationalBottleneck(Bottleneck):

@@ -6,14 +6,14 @@ Exact by default: a closed form for one layer, a batched product of layer Jacobi
 deeper fully connected encoders, batched vector-Jacobian products for convolutional ones.
 ``projections`` = P replaces the last two by an unbiased estimate from P random projections
 (Jacobian-vector products carried forward for fully connected encoders, vector-Jacobian
-products for convolutional ones), trading exactness for speed (see ``aebench.jacobian``).
+products for convolutional ones), trading exactness for speed (see ``aebench.ops.jacobian``).
 """
 from __future__ import annotations
 
 import torch
 
 from aebench.errors import require_int, require_number
-from aebench.jacobian import EncoderJacobian, closed_form_penalty
+from aebench.ops.jacobian import EncoderJacobian, closed_form_penalty
 from aebench.regularizers.base import Regularizer, register_regularizer
 
 

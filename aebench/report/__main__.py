@@ -8,14 +8,13 @@ import hydra
 from omegaconf import DictConfig
 
 from aebench.config import config_dir
+from aebench.console import fail, quiet_libraries
 from aebench.errors import ConfigError
+from aebench.report.render import render_report
+from aebench.tracking import TrackingStore
 
 
 def report(cfg: DictConfig) -> None:
-    from aebench.cli import fail, quiet_libraries
-    from aebench.report.render import render_report
-    from aebench.tracking import TrackingStore
-
     quiet_libraries()
     try:
         store = TrackingStore.existing(cfg.tracking.uri, cfg.tracking.experiment)

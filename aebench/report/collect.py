@@ -10,8 +10,7 @@ import pandas as pd
 from mlflow.entities import Run
 
 from aebench.errors import ConfigError
-from aebench.sweep.state import KIND, counted_runs, search_all
-from aebench.tracking import TrackingStore
+from aebench.tracking import KIND, TrackingStore, counted_runs, search_all
 
 
 @dataclass

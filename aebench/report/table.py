@@ -10,6 +10,7 @@ from typing import Callable
 import pandas as pd
 
 from aebench.errors import ConfigError
+from aebench.tasks import TASKS
 
 
 @dataclass(frozen=True)
@@ -107,8 +108,6 @@ def check_rank_by(rank_by: str | None) -> Column | None:
 
 def primary_column(task: str, present: list[Column]) -> Column:
     """The first of the task's main metrics present (``Task.primary_metrics``), else MSE."""
-    from aebench.tasks import TASKS
-
     try:
         wanted = TASKS.get(task).primary_metrics
     except ConfigError:  # a task this version does not know: rank by reconstruction

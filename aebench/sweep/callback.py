@@ -12,13 +12,16 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from aebench.console import fail, quiet_libraries
 from aebench.errors import ConfigError, require
-from aebench.sweep.baselines import log_pca_baselines
+from aebench.report import render_report
 from aebench.sweep.job import SweepContext
 from aebench.sweep.keys import sweep_id
+from aebench.sweep.pca_runs import log_pca_baselines
 from aebench.sweep.plan import PlannedJob, plan_sweep
 from aebench.sweep.state import SweepState
 from aebench.sweep.summary import summarize
+from aebench.tracking import open_store
 
 
 class SweepCallback(Callback):
@@ -34,8 +37,6 @@ class SweepCallback(Callback):
         self.__init__()
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        from aebench.cli import fail, quiet_libraries
-
         quiet_libraries()
         try:
             self._open(config)
@@ -46,8 +47,6 @@ class SweepCallback(Callback):
             sys.exit(1)
 
     def _open(self, config: DictConfig) -> None:
-        from aebench.train import open_store
-
         strategy = str(config.trainer.strategy)
         require(not strategy.startswith("ddp"), "trainer.strategy", strategy,
                 "auto in a sweep: a sweep runs one job per device; data parallelism (trainer=ddp) is for one large run")
@@ -88,8 +87,6 @@ class SweepCallback(Callback):
             sys.exit(1)
 
     def _close(self, config: DictConfig) -> None:
-        from aebench.report import render_report
-
         log_pca_baselines(self.jobs, self.state)
         text, counts = summarize(self.jobs, self.state.children())
         client, parent = self.state.store.client, self.state.parent_run_id

@@ -12,14 +12,15 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
-from aebench.build import is_seed_list, seed_config
 from aebench.errors import ConfigError
+from aebench.run.plan import is_seed_list, seed_config
+from aebench.run.train import train, train_seeds
 from aebench.sweep.devices import claim_slot
 from aebench.sweep.keys import run_key
 from aebench.sweep.plan import job_label
 from aebench.sweep.progress import Progress
 from aebench.sweep.state import SweepState
-from aebench.train import open_store, train, train_seeds
+from aebench.tracking import open_store
 
 SWEEP_ENV = "AEBENCH_SWEEP"  # how the launching process tells its jobs which sweep they belong to
 
@@ -105,7 +106,7 @@ def scores(metrics: dict[str, float]) -> str:
 
 def run_seed_list(cfg: DictConfig, context: SweepContext, state: SweepState) -> str:
     """``sweep.vectorize_seeds=true``: the seeds not yet FINISHED train together as one vectorised
-    model, each its own run; where vectorising cannot apply (``aebench.build.check_vectorisable``)
+    model, each its own run; where vectorising cannot apply (``aebench.run.plan.check_vectorisable``)
     they train one after another."""
     pending = [seed for seed in cfg.seed if cfg.sweep.rerun or not state.has_finished(run_key(seed_config(cfg, seed)))]
     if not pending:

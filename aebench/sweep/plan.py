@@ -12,7 +12,10 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from omegaconf import DictConfig, OmegaConf
 
-from aebench.build import (
+from aebench.config import config_dir
+from aebench.errors import ConfigError
+from aebench.regularizers import regularizer_label
+from aebench.run.plan import (
     build_datamodule,
     build_model,
     build_regularizers_of,
@@ -21,10 +24,7 @@ from aebench.build import (
     seed_config,
     validate_seed,
 )
-from aebench.config import config_dir
-from aebench.errors import ConfigError
-from aebench.regularizers import regularizer_label
-from aebench.rules import describe, first_broken_rule
+from aebench.run.rules import describe, first_broken_rule
 from aebench.sweep.keys import run_key
 
 

@@ -5,27 +5,13 @@ import os
 import socket
 import time
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
 from mlflow.entities import Run
 
 from aebench.errors import ConfigError
-from aebench.tracking import TrackingStore
+from aebench.tracking import KIND, TrackingStore, search_all
 from aebench.version import __version__, git_commit
-
-KIND = "aebench.kind"  # "sweep" on a parent run, "run" on a training run
-PAGE = 1000
-
-
-def search_all(store: TrackingStore, filter_string: str) -> list[Run]:
-    runs, token = [], None
-    while True:
-        page = store.client.search_runs([store.experiment_id], filter_string=filter_string,
-                                        max_results=PAGE, page_token=token)
-        runs.extend(page)
-        token = page.token
-        if not token:
-            return runs
 
 
 def process_alive(host: str | None, pid: str | None) -> bool:
@@ -36,17 +22,6 @@ def process_alive(host: str | None, pid: str | None) -> bool:
         return b"aebench" in Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
-
-
-def counted_runs(runs: Iterable[Run]) -> dict[str, Run]:
-    """The run that counts for each ``run_key`` (a run's own id where it has none): the latest
-    FINISHED one if any, else the latest attempt. Summaries and reports count the same runs."""
-    chosen: dict[str, Run] = {}
-    for run in sorted(runs, key=lambda r: r.info.start_time):
-        key = run.data.tags.get("run_key", run.info.run_id)
-        if run.info.status == "FINISHED" or key not in chosen or chosen[key].info.status != "FINISHED":
-            chosen[key] = run
-    return chosen
 
 
 class SweepState:

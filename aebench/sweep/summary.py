@@ -10,7 +10,7 @@ from typing import Iterable
 from mlflow.entities import Run
 
 from aebench.sweep.plan import PlannedJob
-from aebench.sweep.state import counted_runs
+from aebench.tracking import counted_runs
 
 COLUMNS = ("test/psnr", "test/mse")
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import torch
 from torchmetrics.functional.classification import binary_auroc
 
-from aebench.codes import apply_in_chunks, device_of
-from aebench.errors import require_int, require_number
+from aebench.errors import ConfigError, require_int, require_number
+from aebench.ops.chunks import apply_in_chunks, device_of
 from aebench.tasks.base import Task
 from aebench.tasks.common import mse_per_sample
 
@@ -36,8 +36,6 @@ class Anomaly(Task):
             return datamodule
         classes = sorted(set(labels.tolist()))
         if self.holdout_class not in classes:
-            from aebench.errors import ConfigError
-
             raise ConfigError("task.holdout_class", self.holdout_class,
                               f"one of the classes of dataset={datamodule.arrays.name}: {classes}")
         return datamodule.without_class(self.holdout_class)

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from aebench.evaluation import seeded_generator
+from aebench.evaluate.scoring import seeded_generator
 
 if TYPE_CHECKING:
     from aebench.data import AutoencoderDataModule
 
-# what a task may need of its data, checked by the rule table (aebench.rules)
+# what a task may need of its data, checked by the rule table (aebench.run.rules)
 NEEDS = ("images", "colour", "labels", "unit_range")
 TEST_SEED = 4242  # fixed test-time transformations: every model sees the same corrupted test inputs
 

@@ -23,8 +23,8 @@ import torch
 from PIL import Image
 from sklearn.decomposition import PCA
 
-from aebench.codes import apply_in_chunks, device_of
 from aebench.errors import require_int
+from aebench.ops.chunks import apply_in_chunks, device_of
 from aebench.tasks.base import Task
 from aebench.tasks.common import psnr_per_image
 

@@ -12,8 +12,8 @@ from typing import Sequence
 
 import torch
 
-from aebench.codes import apply_in_chunks, device_of
 from aebench.errors import require, require_number
+from aebench.ops.chunks import apply_in_chunks, device_of
 from aebench.regularizers.denoising import Denoising
 from aebench.tasks.base import Task, seeded
 from aebench.tasks.common import psnr_per_image

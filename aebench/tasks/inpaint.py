@@ -14,8 +14,8 @@ import math
 
 import torch
 
-from aebench.codes import apply_in_chunks, device_of
 from aebench.errors import require_number
+from aebench.ops.chunks import apply_in_chunks, device_of
 from aebench.tasks.base import Task, seeded
 from aebench.tasks.common import mse_per_sample, psnr_per_image
 

@@ -1,7 +1,7 @@
 """Activations by name, and each one's derivative written in terms of its own output.
 
 s'(a) as a function of h = s(a) lets the encoder Jacobian be formed from the activations the
-forward pass already holds (``aebench.jacobian``). GELU has no such form and takes the generic path.
+forward pass already holds (``aebench.ops.jacobian``). GELU has no such form and takes the generic path.
 """
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ DERIVATIVE_FROM_OUTPUT = {
 }
 
 # d s'(a) / d h, the derivative above differentiated with respect to the output h, for gradients
-# written out by hand (``aebench.jacobian.ClosedFormContractive``); None where it is zero almost
+# written out by hand (``aebench.ops.jacobian.ClosedFormContractive``); None where it is zero almost
 # everywhere (s' is piecewise constant)
 DERIVATIVE_SLOPE_FROM_OUTPUT = {
     "identity": None,

@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from aebench.activations import DERIVATIVE_FROM_OUTPUT, DERIVATIVE_SLOPE_FROM_OUTPUT, activation_name
+from aebench.ops.activations import DERIVATIVE_FROM_OUTPUT, DERIVATIVE_SLOPE_FROM_OUTPUT, activation_name
 
 
 def linear_chain(encoder: nn.Module) -> list[tuple[nn.Linear, nn.Module, str]] | None:

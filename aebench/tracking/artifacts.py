@@ -1,13 +1,16 @@
-"""A PNG grid of test images in rows: originals above their reconstructions (and, for a task
-that transforms the input, the model's input on the top row)."""
+"""Run artifacts: a PNG grid of test images in rows (originals above their reconstructions and, for a
+task that transforms the input, the model's input on the top row) and the 2-D map of the test codes."""
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import torch
 from PIL import Image
+
+from aebench.tracking.store import TrackingStore
 
 MIN_TILE_PIXELS = 48  # small images (8x8 digits) are enlarged so they can be seen
 
@@ -32,3 +35,12 @@ def image_grid(rows: Sequence[torch.Tensor], padding: int = 2) -> np.ndarray:
 
 def save_image_grid(rows: Sequence[torch.Tensor], path: str | Path) -> None:
     Image.fromarray(image_grid(rows)).save(path)
+
+
+def log_code_map(store: TrackingStore, run_id: str, points: np.ndarray, labels: torch.Tensor | None) -> None:
+    """The artifact ``codes_2d.npz``: the test codes on their first two principal components, and labels."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "codes_2d.npz"
+        np.savez_compressed(path, points=points.astype(np.float32),
+                            labels=np.array([]) if labels is None else labels.numpy())
+        store.client.log_artifact(run_id, str(path))

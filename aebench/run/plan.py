@@ -15,11 +15,11 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from aebench.data import AutoencoderDataModule, load_dataset
 from aebench.errors import ConfigError, require, require_choice, require_int, require_number
+from aebench.evaluate.metrics import MetricOptions
 from aebench.fast import TrainingPath, choose_path
-from aebench.metrics import MetricOptions
-from aebench.models import Autoencoder, create_model
+from aebench.models import Autoencoder, StackedAutoencoder, create_model
 from aebench.regularizers import Regularizer, build_regularizers
-from aebench.rules import describe, first_broken_rule
+from aebench.run.rules import describe, first_broken_rule
 from aebench.tasks import Task, build_task
 
 SPLIT_OPTIONS = ("split_seed", "val_fraction", "test_fraction")
@@ -144,7 +144,7 @@ def is_seed_list(cfg: DictConfig) -> bool:
 
 
 def check_seed_list(cfg: DictConfig) -> list[int]:
-    """``seed=[0,1,2]``: distinct seeds, trained together (see ``aebench.ensemble``)."""
+    """``seed=[0,1,2]``: distinct seeds, trained together (see ``aebench.fast.seeds``)."""
     seeds = list(cfg.seed)
     require(len(seeds) >= 1 and len(set(map(str, seeds))) == len(seeds), "seed", seeds,
             "an integer, or a list of distinct integers to train together as one vectorised model")
@@ -163,8 +163,6 @@ def seed_config(cfg: DictConfig, seed: int) -> DictConfig:
 
 def check_vectorisable(plan: "RunPlan", seeds: list[int]) -> None:
     """Seeds share one vectorised model only where every operation can be vectorised."""
-    from aebench.models import StackedAutoencoder
-
     model, label = plan.model, f"model={plan.cfg.model.name}"
     require(plan.cfg.trainer.fast, "seed", seeds, "a single integer with trainer.fast=false: seeds train together "
             "only on the fast path")
@@ -202,7 +200,7 @@ def training_path(cfg: DictConfig, model: Autoencoder, datamodule: AutoencoderDa
 
 def check_rules(cfg: DictConfig, datamodule: AutoencoderDataModule, regularizers: list[Regularizer],
                 task: Task) -> None:
-    """Raise the error of the first rule of ``aebench.rules`` that this combination breaks."""
+    """Raise the error of the first rule of ``aebench.run.rules`` that this combination breaks."""
     broken = first_broken_rule(describe(cfg, datamodule.arrays, regularizers, task))
     if broken is not None:
         raise broken

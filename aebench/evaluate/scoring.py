@@ -1,7 +1,7 @@
 """Everything measured on the test set, for every run whatever its regularizer.
 
 ``test/loss``, ``test/mse``, ``test/psnr``, ``test/ssim``; the code statistics of
-:class:`~aebench.metrics.CodeStatistics`; ``test/jacobian_frobenius``, the mean over test inputs
+:class:`~aebench.evaluate.metrics.CodeStatistics`; ``test/jacobian_frobenius``, the mean over test inputs
 of ||J_f(x)||_F (exact unless ``jacobian_projections`` is set; ``test/jacobian_projections``
 says which, 0 meaning exact); ``test/denoise_psnr``, the PSNR against the clean input of the
 reconstruction of the input plus fixed gaussian noise (the same noise for every model).
@@ -12,8 +12,8 @@ import torch
 from torch import nn
 from torchmetrics import MeanMetric
 
-from aebench.jacobian import EncoderJacobian
-from aebench.metrics import CodeStatistics, MetricOptions, psnr_metric, reconstruction_metrics
+from aebench.evaluate.metrics import CodeStatistics, MetricOptions, psnr_metric, reconstruction_metrics
+from aebench.ops.jacobian import EncoderJacobian
 
 DENOISE_NOISE_SEED = 20110628  # fixed: every model sees the same noisy test inputs
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping
@@ -13,7 +12,14 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from aebench.build import (
+from aebench.config import flatten
+from aebench.data import AutoencoderDataModule
+from aebench.evaluate.probes import code_map, probe_accuracies
+from aebench.fast import SeedDataModule, SeedEnsemble
+from aebench.models import Autoencoder, StackedAutoencoder, save_autoencoder
+from aebench.ops.chunks import encode_all
+from aebench.regularizers import regularizer_label
+from aebench.run.plan import (
     RunPlan,
     build_trainer,
     check_seed_list,
@@ -23,16 +29,16 @@ from aebench.build import (
     seed_config,
     training_path,
 )
-from aebench.codes import encode_all
-from aebench.config import flatten
-from aebench.fast import SeedDataModule, SeedEnsemble
-from aebench.images import save_image_grid
-from aebench.data import AutoencoderDataModule
-from aebench.models import Autoencoder, StackedAutoencoder, save_autoencoder
-from aebench.pretrain import pretrain_layerwise
-from aebench.probes import code_map, probe_accuracies
-from aebench.regularizers import regularizer_label
-from aebench.tracking import RunLogger, TrackingStore
+from aebench.run.pretrain import pretrain_layerwise
+from aebench.tracking import (
+    RunLogger,
+    TrackingStore,
+    end_failed,
+    log_code_map,
+    open_store,
+    save_image_grid,
+    tracked,
+)
 from aebench.version import __version__, git_commit
 
 GRID_IMAGES = 12
@@ -72,10 +78,6 @@ def run_name(cfg: DictConfig) -> str:
     return f"{cfg.dataset.name}-{cfg.model.name}-{regularizer_label(cfg.regularizer)}{task}-s{cfg.seed}"
 
 
-def open_store(cfg: DictConfig) -> TrackingStore:
-    return TrackingStore.shared(cfg.tracking.uri, cfg.tracking.experiment)
-
-
 def train(cfg: DictConfig, parent_run_id: str | None = None, tags: Mapping[str, str] | None = None) -> RunResult:
     """Check and build everything, then fit and test inside one MLflow run.
 
@@ -108,25 +110,6 @@ def path_tags(plan: RunPlan) -> dict[str, str]:
     if plan.path.fallback_reason:
         tags["aebench.fast_fallback"] = plan.path.fallback_reason
     return tags
-
-
-@contextmanager
-def tracked(store: TrackingStore, run_id: str):
-    """End the run FINISHED when the block completes, FAILED (or KILLED on an interrupt) with the
-    reason in its ``failure_reason`` tag when it raises."""
-    try:
-        yield
-    except BaseException as error:
-        end_failed(store, run_id, error)
-        error.run_id = run_id  # for the one line that reports it
-        raise
-    store.finish_run(run_id, "FINISHED")
-
-
-def end_failed(store: TrackingStore, run_id: str, error: BaseException) -> None:
-    """FAILED with the reason, or KILLED for an interrupt."""
-    store.client.set_tag(run_id, "failure_reason", f"{type(error).__name__}: {error}"[:5000])
-    store.finish_run(run_id, "KILLED" if isinstance(error, (KeyboardInterrupt, SystemExit)) else "FAILED")
 
 
 def _loggers(store: TrackingStore | None, run_id: str | None, prefix: str = "") -> list:
@@ -166,7 +149,7 @@ def _evaluate(plan: RunPlan, store: TrackingStore, run_id: str, fit_seconds: flo
 
 def train_seeds(cfg: DictConfig, parent_run_id: str | None = None,
                 tags: Callable[[DictConfig], Mapping[str, str]] | None = None) -> list[RunResult]:
-    """``seed=[s1, s2, ...]``: every seed in one vectorised model (``aebench.ensemble``), each seed
+    """``seed=[s1, s2, ...]``: every seed in one vectorised model (``aebench.fast.seeds``), each seed
     its own MLflow run. ``tags(seed_cfg)`` adds tags to each seed's run. A seed whose loss
     diverges ends FAILED; the others are unaffected."""
     with cpu_threads(cfg):
@@ -216,15 +199,6 @@ def _probe(plan: RunPlan, test_codes: np.ndarray) -> dict[str, float]:
     train_codes = encode_all(plan.model, plan.model.task.clean_input(datamodule.inputs("train"))).numpy()
     return probe_accuracies(train_codes, datamodule.labels("train").numpy(), test_codes,
                             datamodule.labels("test").numpy())
-
-
-def log_code_map(store: TrackingStore, run_id: str, points: np.ndarray, labels: torch.Tensor | None) -> None:
-    """The artifact ``codes_2d.npz``: the test codes on their first two principal components, and labels."""
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "codes_2d.npz"
-        np.savez_compressed(path, points=points.astype(np.float32),
-                            labels=np.array([]) if labels is None else labels.numpy())
-        store.client.log_artifact(run_id, str(path))
 
 
 def _log_artifacts(plan: RunPlan, store: TrackingStore, run_id: str, test_codes: np.ndarray,

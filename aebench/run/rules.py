@@ -7,7 +7,7 @@ declares of itself, so they are decided before any model is built.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import Callable, Sequence
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -15,9 +15,7 @@ from aebench.data import DatasetArrays
 from aebench.errors import ConfigError
 from aebench.regularizers import Regularizer, build_regularizers, regularizer_label
 from aebench.regularizers.sparse_kl import UNIT_INTERVAL_ACTIVATIONS
-
-if TYPE_CHECKING:
-    from aebench.tasks import Task
+from aebench.tasks import Task, build_task
 
 
 @dataclass(frozen=True)
@@ -50,8 +48,6 @@ def describe(cfg: DictConfig, arrays: DatasetArrays, regularizers: Sequence[Regu
              task: Task | None = None) -> Combination:
     """What the rules look at, from the config and the dataset; ``regularizers`` and ``task`` as a
     run builds them from the config (built here when not given)."""
-    from aebench.tasks import build_task
-
     regularizers = build_regularizers(cfg.regularizer) if regularizers is None else regularizers
     task = build_task(OmegaConf.to_container(cfg.task, resolve=True)) if task is None else task
     noise = next((r.noise for r in regularizers if r.name == "denoising"), None)

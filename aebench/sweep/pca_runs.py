@@ -6,13 +6,14 @@ import math
 
 from omegaconf import OmegaConf
 
-from aebench.baselines import pca_baseline
-from aebench.build import build_datamodule, build_metric_options
 from aebench.config import flatten
+from aebench.evaluate.pca import pca_baseline
+from aebench.run.plan import build_datamodule, build_metric_options
+from aebench.run.train import run_tags
 from aebench.sweep.keys import digest
 from aebench.sweep.plan import PlannedJob
 from aebench.sweep.state import SweepState
-from aebench.train import log_code_map, run_tags, tracked
+from aebench.tracking import log_code_map, tracked
 
 
 def log_pca_baselines(jobs: list[PlannedJob], state: SweepState) -> int:

@@ -10,9 +10,9 @@ import torch
 from sklearn.decomposition import PCA
 
 from aebench.data import AutoencoderDataModule
-from aebench.evaluation import fixed_noise
-from aebench.metrics import MetricOptions, psnr_metric, reconstruction_metrics
-from aebench.probes import code_map, probe_accuracies
+from aebench.evaluate.metrics import MetricOptions, psnr_metric, reconstruction_metrics
+from aebench.evaluate.probes import code_map, probe_accuracies
+from aebench.evaluate.scoring import fixed_noise
 
 
 def pca_baseline(datamodule: AutoencoderDataModule, code_dim: int,

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Callable
 
-from aebench.codes import encode_all
 from aebench.data import AutoencoderDataModule
 from aebench.data.arrays import as_float
 from aebench.models import Autoencoder, StackedAutoencoder
+from aebench.ops.chunks import encode_all
 
 
 def pretrain_layerwise(model: StackedAutoencoder, datamodule: AutoencoderDataModule,

@@ -1,0 +1,26 @@
+"""The console: aebench's one-line errors and the library chatter kept off the screen."""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import warnings
+
+from aebench.errors import ConfigError
+
+
+def quiet_libraries() -> None:
+    """Keep the console for aebench's own output: library chatter below warnings is dropped."""
+    import mlflow  # noqa: F401  (mlflow sets its logger's level when imported: import it first)
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    for name in ("lightning.pytorch", "lightning.fabric", "mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+    warnings.filterwarnings("ignore", message=r".*`noload`.*")
+
+
+def fail(error: ConfigError) -> None:
+    """One line on stderr naming the value and what is allowed, exit status 2."""
+    print(f"aebench: error: {error}", file=sys.stderr)
+    sys.exit(2)
