@@ -23,6 +23,11 @@ class Registry(Generic[Builder]):
         self._builders[name or builder.__name__] = builder
         return builder
 
+    def unregister(self, name: str) -> None:
+        """Forget builder ``name`` (a plugin registered for a while, as a test does)."""
+        self.get(name)
+        del self._builders[name]
+
     def names(self) -> list[str]:
         return sorted(self._builders)
 

@@ -15,16 +15,20 @@ import lightning as L
 import torch
 from torch import nn
 
-from aebench.errors import TrainingDiverged, require, require_choice, require_number
+from aebench.errors import TrainingDiverged, require_choice, require_number
 from aebench.evaluate.metrics import MetricOptions
 from aebench.evaluate.scoring import TestEvaluation
 from aebench.models.bottleneck import Bottleneck, IdentityBottleneck, Latent
 from aebench.models.layers import RECONSTRUCTION_LOSSES, reconstruction_loss
+from aebench.needs import Facts, Need, check_needs
 from aebench.regularizers.base import Regularizer
 from aebench.tasks.base import Reconstruct, Task
 
 # keyword arguments of Autoencoder that every builder passes through unchanged
 TRAINING_OPTIONS = ("loss", "lr", "unit_range", "regularizers", "metric_options", "output_shape", "task")
+# what every variant needs (a variant declares its own beside these: aebench.models.registry.ModelCard)
+MODEL_NEEDS = (Need("bce needs data in [0, 1]", lambda f: f.loss != "bce" or f.unit_range, "model.loss",
+                    lambda f: f.loss, lambda f: f"mse or l1: {f.data} is not scaled to [0, 1]"),)
 
 
 class Autoencoder(L.LightningModule):
@@ -55,7 +59,7 @@ class Autoencoder(L.LightningModule):
                  bottleneck: Bottleneck | None = None):
         super().__init__()
         require_choice("loss", loss, RECONSTRUCTION_LOSSES)
-        require(loss != "bce" or unit_range, "loss", loss, "mse or l1: bce needs inputs in [0, 1]")
+        check_needs(MODEL_NEEDS, Facts(tuple(input_shape), unit_range=unit_range, loss=loss))
         self.lr = require_number("lr", lr, minimum=0.0, open_minimum=True)
         self.encoder, self.decoder = encoder, decoder
         self.bottleneck = bottleneck or IdentityBottleneck()
@@ -79,6 +83,15 @@ class Autoencoder(L.LightningModule):
     @property
     def variant(self) -> str:
         return self.architecture["name"]
+
+    def facts(self) -> Facts:
+        """What this model knows of its run, for the needs of its plugins (``aebench.needs``)."""
+        names = [r.name for r in self.regularizers]
+        return Facts(self.output_shape, unit_range=self.unit_range, model=self.variant,
+                     code_activation=self.code_activation, code_dim=self.code_dim, loss=self.loss_name,
+                     regularizer="+".join(names) or "none",
+                     corrupting_regularizers=tuple(r.name for r in self.regularizers if r.corrupts),
+                     task=self.task.name, task_reshapes_input=self.input_shape != self.output_shape)
 
     @property
     def code_encoder(self) -> nn.Module:

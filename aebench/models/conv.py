@@ -13,9 +13,13 @@ from torch import nn
 from aebench.errors import require, require_int, require_widths
 from aebench.models.autoencoder import Autoencoder
 from aebench.models.registry import register_model
+from aebench.needs import Facts, Need, check_needs
 from aebench.ops.activations import make_activation, require_activation
 
 STRIDE = 2
+CONV_NEEDS = (Need("conv needs images", lambda f: f.images, "model", lambda f: f.model,
+                   lambda f: "model=conv needs images shaped (channels, height, width); "
+                             f"{f.data} gives vectors shaped {f.sample_shape}"),)
 
 
 def _downsampled(size: int, kernel_size: int) -> int:
@@ -28,14 +32,13 @@ def _upsampled(size: int, kernel_size: int) -> int:
     return (size - 1) * STRIDE - 2 * (kernel_size // 2) + kernel_size
 
 
-@register_model
+@register_model(code_activation="code_activation", needs=CONV_NEEDS)
 def conv(input_shape: Sequence[int], code_dim: int = 16, channels: Sequence[int] = (16, 32),
          kernel_size: int = 3, activation: str = "relu", code_activation: str = "sigmoid",
          tied_weights: bool = False, **training) -> Autoencoder:
     """A convolutional autoencoder for samples shaped (channels, height, width)."""
     input_shape = tuple(input_shape)
-    require(len(input_shape) == 3, "input_shape", input_shape,
-            "model=conv needs images shaped (channels, height, width)")
+    check_needs(CONV_NEEDS, Facts(input_shape, model="conv"))
     require_int("code_dim", code_dim, minimum=1)
     require_widths("channels", channels)
     require_activation("activation", activation)

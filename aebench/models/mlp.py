@@ -71,7 +71,7 @@ def _one_layer(name: str, input_shape: Sequence[int], code_dim: int, smallest: i
     return _mlp_autoencoder(input_shape, code_dim, [], [], activation, activation, tied_weights, arch, **training)
 
 
-@register_model
+@register_model(code_activation="activation")
 def undercomplete(input_shape: Sequence[int], code_dim: int = 16, activation: str = "sigmoid",
                   tied_weights: bool = False, **training) -> Autoencoder:
     """One nonlinear code layer narrower than the input: h = act(W x + b), x_hat = W' h + b'."""
@@ -79,7 +79,7 @@ def undercomplete(input_shape: Sequence[int], code_dim: int = 16, activation: st
     return _one_layer("undercomplete", input_shape, code_dim, 1, input_dim - 1, activation, tied_weights, training)
 
 
-@register_model
+@register_model(code_activation="activation", code_larger_than_input=True)
 def overcomplete(input_shape: Sequence[int], code_dim: int | None = None, activation: str = "sigmoid",
                  tied_weights: bool = False, **training) -> Autoencoder:
     """One code layer at least as wide as the input (``None``: twice as wide): able to copy,
@@ -89,7 +89,7 @@ def overcomplete(input_shape: Sequence[int], code_dim: int | None = None, activa
     return _one_layer("overcomplete", input_shape, code_dim, input_dim, None, activation, tied_weights, training)
 
 
-@register_model
+@register_model(code_activation="code_activation")
 def deep(input_shape: Sequence[int], code_dim: int = 16, hidden_dims: Sequence[int] = (48, 32),
          decoder_dims: Sequence[int] | None = None, activation: str = "relu", code_activation: str = "sigmoid",
          tied_weights: bool = False, **training) -> Autoencoder:

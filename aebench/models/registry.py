@@ -1,13 +1,61 @@
-"""Autoencoder variants by name: each is a function building an :class:`Autoencoder`."""
+"""Autoencoder variants by name: each is a function building an :class:`Autoencoder`, registered
+with what it declares before it is built (:class:`ModelCard`): what it needs of the run, and
+what its code is, so the rule table checks a combination without building the model."""
 from __future__ import annotations
 
-from typing import Callable
+import inspect
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
 
-from aebench.models.autoencoder import TRAINING_OPTIONS, Autoencoder
+from aebench.models.autoencoder import MODEL_NEEDS, TRAINING_OPTIONS, Autoencoder
+from aebench.needs import Need
 from aebench.registry import Registry
 
 MODELS: Registry[Callable[..., Autoencoder]] = Registry("model", extra_options=TRAINING_OPTIONS)
-register_model = MODELS.register
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What variant ``name`` declares: its own needs (beside :data:`MODEL_NEEDS`, every variant's),
+    the option that names its code layer's activation (None: the code is affine, ``identity``),
+    and whether its code is wider than its input by construction."""
+
+    name: str
+    needs: tuple[Need, ...] = ()
+    code_activation_option: str | None = None
+    code_larger_than_input: bool = False
+
+    def code_activation(self, options: Mapping[str, Any]) -> str:
+        """The code layer's activation with ``options``: the option's value, else the builder's default."""
+        if self.code_activation_option is None:
+            return "identity"
+        if self.code_activation_option in options:
+            return options[self.code_activation_option]
+        return inspect.signature(MODELS.get(self.name)).parameters[self.code_activation_option].default
+
+    @property
+    def all_needs(self) -> tuple[Need, ...]:
+        return (*self.needs, *MODEL_NEEDS)
+
+
+CARDS: dict[str, ModelCard] = {}
+
+
+def register_model(builder: Callable[..., Autoencoder] | None = None, *, needs: Sequence[Need] = (),
+                   code_activation: str | None = None, code_larger_than_input: bool = False):
+    """Decorator, bare (``@register_model``) or with the variant's declarations
+    (``@register_model(code_activation="activation", needs=(...))``): ``model=<function name>``."""
+    def register(function: Callable[..., Autoencoder]) -> Callable[..., Autoencoder]:
+        MODELS.register(function, function.__name__)
+        CARDS[function.__name__] = ModelCard(function.__name__, tuple(needs), code_activation, code_larger_than_input)
+        return function
+
+    return register if builder is None else register(builder)
+
+
+def model_card(name: str) -> ModelCard:
+    MODELS.get(name)  # an unknown name fails naming the known ones
+    return CARDS[name]
 
 
 def list_models() -> list[str]:

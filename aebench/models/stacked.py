@@ -19,7 +19,13 @@ from aebench.errors import require, require_int, require_widths
 from aebench.models.autoencoder import Autoencoder
 from aebench.models.layers import TiedLinear
 from aebench.models.registry import register_model
+from aebench.needs import Facts, Need
 from aebench.ops.activations import make_activation, require_activation
+
+KEEPS_ITS_INPUT = Need("stacked reconstructs its own input", lambda f: not f.task_reshapes_input, "model",
+                       lambda f: f.model, lambda f: f"a model other than stacked for task={f.task}: each layer-wise "
+                       "pretraining stage of stacked reconstructs its own input, which this task reshapes")
+STACKED_NEEDS = (KEEPS_ITS_INPUT,)
 
 
 class StackedAutoencoder(Autoencoder):
@@ -56,7 +62,7 @@ class StackedAutoencoder(Autoencoder):
                            unit_range=unit_range, regularizers=regularizers)
 
 
-@register_model
+@register_model(code_activation="code_activation", needs=STACKED_NEEDS)
 def stacked(input_shape: Sequence[int], code_dim: int = 16, hidden_dims: Sequence[int] = (48, 32),
             activation: str = "sigmoid", code_activation: str = "sigmoid", tied_weights: bool = False,
             pretrain_epochs: int = 10, **training) -> StackedAutoencoder:
@@ -68,7 +74,8 @@ def stacked(input_shape: Sequence[int], code_dim: int = 16, hidden_dims: Sequenc
     require_activation("code_activation", code_activation)
     require_int("pretrain_epochs", pretrain_epochs, minimum=0)
     output_shape = tuple(training.get("output_shape") or input_shape)
-    require(output_shape == tuple(input_shape), "output_shape", output_shape,
+    require(KEEPS_ITS_INPUT.met(Facts(output_shape, task_reshapes_input=output_shape != tuple(input_shape))),
+            "output_shape", output_shape,
             f"the input's shape {tuple(input_shape)}: each pretraining stage of stacked reconstructs its input")
     input_shape = tuple(input_shape)
     widths = [math.prod(input_shape), *hidden_dims, code_dim]

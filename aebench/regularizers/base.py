@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from aebench.needs import Need, check_needs
 from aebench.registry import Registry
 
 REGULARIZERS: Registry[type["Regularizer"]] = Registry("regularizer")
@@ -28,8 +29,14 @@ class Regularizer:
     name: str = "regularizer"
     has_penalty: bool = True
 
+    def needs(self) -> tuple[Need, ...]:
+        """What it needs of the model and the data (``aebench.needs``): checked by the rule table
+        before a run is built, and by :meth:`bind` for a model assembled by hand."""
+        return ()
+
     def bind(self, model: nn.Module) -> None:
-        """Called once with the autoencoder it will train; raise ConfigError if the pair cannot work."""
+        """Called once with the autoencoder it will train; raises the ConfigError of an unmet need."""
+        check_needs(self.needs(), model.facts())
 
     @property
     def needs_input_grad(self) -> bool:

@@ -28,6 +28,7 @@ class Contractive(Regularizer):
         self.closed_form: tuple[str, str] | None = None  # (its one encoder matrix's parameter name, activation name)
 
     def bind(self, model) -> None:
+        super().bind(model)
         self._jacobian = EncoderJacobian(model.code_encoder)
         self._jacobian.keep_outputs()  # a deeper chain's penalty reads the layer outputs of the training pass
         if self._jacobian.route == "closed form":

@@ -12,10 +12,14 @@ from __future__ import annotations
 
 import torch
 
-from aebench.errors import ConfigError, require_choice, require_number
+from aebench.errors import require_choice, require_number
+from aebench.needs import Need
 from aebench.regularizers.base import Regularizer, register_regularizer
 
 NOISES = ("gaussian", "masking", "salt_pepper")
+SALT_PEPPER_NEEDS_UNIT_RANGE = Need(
+    "salt_pepper needs data in [0, 1]", lambda f: f.unit_range, "regularizer.noise", lambda f: "salt_pepper",
+    lambda f: f"gaussian or masking: {f.data} is not scaled to [0, 1], so salt-and-pepper values 0 and 1 mean nothing")
 
 
 @register_regularizer
@@ -28,10 +32,8 @@ class Denoising(Regularizer):
         self.noise_std = require_number("noise_std", noise_std, minimum=0.0)
         self.noise_prob = require_number("noise_prob", noise_prob, minimum=0.0, maximum=1.0, open_maximum=True)
 
-    def bind(self, model) -> None:
-        if self.noise == "salt_pepper" and not model.unit_range:
-            raise ConfigError("noise", self.noise, "gaussian or masking: salt_pepper sets values to 0 or 1, "
-                              "which needs data in [0, 1]")
+    def needs(self) -> tuple[Need, ...]:
+        return (SALT_PEPPER_NEEDS_UNIT_RANGE,) if self.noise == "salt_pepper" else ()
 
     def corrupt(self, x: torch.Tensor) -> torch.Tensor:
         if self.noise == "gaussian":

@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import torch
 
-from aebench.errors import ConfigError, require_number
+from aebench.errors import require_number
+from aebench.needs import Need
 from aebench.regularizers.base import Regularizer, register_regularizer
 
 UNIT_INTERVAL_ACTIVATIONS = ("sigmoid",)
+CODES_IN_UNIT_INTERVAL = Need(
+    "sparse_kl needs codes in (0, 1)", lambda f: f.code_activation in UNIT_INTERVAL_ACTIVATIONS, "regularizer",
+    lambda f: f.regularizer, lambda f: "regularizer=sparse_kl needs code activations in (0, 1), a sigmoid code "
+                                       f"layer; the code activation of model={f.model} is {f.code_activation}")
 EPSILON = 1e-6  # keeps log finite when a unit's batch mean reaches 0 or 1
 
 
@@ -32,10 +37,8 @@ class SparseKL(Regularizer):
         self.target = require_number("target", target, minimum=0.0, maximum=1.0, open_minimum=True, open_maximum=True)
         self.weight = require_number("weight", weight, minimum=0.0)
 
-    def bind(self, model) -> None:
-        if model.code_activation not in UNIT_INTERVAL_ACTIVATIONS:
-            raise ConfigError("code_activation", model.code_activation,
-                              "sigmoid for regularizer=sparse_kl, which needs code activations in (0, 1)")
+    def needs(self) -> tuple[Need, ...]:
+        return (CODES_IN_UNIT_INTERVAL,)
 
     def penalty(self, model, inputs, code) -> torch.Tensor:
         return self.weight * kl_sparsity(code.float(), self.target)

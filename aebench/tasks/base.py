@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from aebench.evaluate.scoring import seeded_generator
+from aebench.needs import DATA_KINDS, Need, task_needs_data
 
 if TYPE_CHECKING:
     from aebench.data import AutoencoderDataModule
 
-# what a task may need of its data, checked by the rule table (aebench.run.rules)
-NEEDS = ("images", "colour", "labels", "unit_range")
+NEEDS = tuple(DATA_KINDS)  # what a task may need of its data (``Task.data_needs``)
 TEST_SEED = 4242  # fixed test-time transformations: every model sees the same corrupted test inputs
 
 
@@ -28,11 +28,16 @@ def seeded(x: torch.Tensor, index: int) -> torch.Generator:
 
 class Task:
     name = "reconstruct"
-    needs: tuple[str, ...] = ()
+    data_needs: tuple[str, ...] = ()  # kinds of data it needs (NEEDS: images, colour, labels, unit_range)
     # the metric its leaderboard is ranked by: the first of these a run logged
     primary_metrics: tuple[str, ...] = ("test/psnr", "test/mse")
     # the task's own metrics (names or prefixes), printed after a run beside MSE, PSNR and SSIM
     headline: tuple[str, ...] = ()
+
+    def needs(self) -> tuple[Need, ...]:
+        """What it needs of the data and the model (``aebench.needs``), checked by the rule table
+        before a run is built: its ``data_needs``, and what a task adds by overriding this."""
+        return tuple(task_needs_data(kind) for kind in self.data_needs)
 
     @property
     def keeps_input(self) -> bool:

@@ -21,7 +21,7 @@ def grey(x: torch.Tensor) -> torch.Tensor:
 
 class Colorize(Task):
     name = "colorize"
-    needs = ("images", "colour", "unit_range")
+    data_needs = ("images", "colour", "unit_range")
     headline = ("test/grey_psnr",)
 
     def model_input_shape(self, sample_shape):

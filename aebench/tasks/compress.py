@@ -89,7 +89,7 @@ def jpeg_at(images: np.ndarray, target_bpp: float) -> tuple[list[tuple[int, floa
 
 class Compress(Task):
     name = "compress"
-    needs = ("images", "unit_range")
+    data_needs = ("images", "unit_range")
     primary_metrics = ("test/compress_psnr",)
     headline = ("test/bpp", "test/compress_psnr", "test/pca_compress_psnr", "test/jpeg_bpp", "test/jpeg_psnr_at_bpp")
 

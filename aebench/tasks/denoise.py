@@ -13,10 +13,15 @@ from typing import Sequence
 import torch
 
 from aebench.errors import require, require_number
+from aebench.needs import Need
 from aebench.ops.chunks import apply_in_chunks, device_of
 from aebench.regularizers.denoising import Denoising
 from aebench.tasks.base import Task, seeded
 from aebench.tasks.common import psnr_per_image
+
+CORRUPTS_ONCE = Need("denoise corrupts the input once", lambda f: not f.corrupting_regularizers, "regularizer",
+                     lambda f: f.regularizer, lambda f: "a regularizer without denoising: task=denoise corrupts the "
+                     "input already (set its noise with task.noise)")
 
 
 def fixed_corruption(noise: str, level: float, x: torch.Tensor, index: int) -> torch.Tensor:
@@ -32,8 +37,11 @@ def fixed_corruption(noise: str, level: float, x: torch.Tensor, index: int) -> t
 
 class Denoise(Task):
     name = "denoise"
-    needs = ("unit_range",)
+    data_needs = ("unit_range",)
     headline = ("test/denoise_gain_",)
+
+    def needs(self) -> tuple[Need, ...]:
+        return (*super().needs(), CORRUPTS_ONCE)
 
     def __init__(self, noise: str = "gaussian", noise_std: float = 0.2, noise_prob: float = 0.3,
                  levels: Sequence[float] = (0.1, 0.2, 0.3, 0.5)):

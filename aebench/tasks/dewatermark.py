@@ -47,7 +47,7 @@ def watermark_bank(height: int, width: int, count: int = BANK, seed: int = BANK_
 
 class Dewatermark(Task):
     name = "dewatermark"
-    needs = ("images", "unit_range")
+    data_needs = ("images", "unit_range")
     headline = ("test/watermarked_psnr",)
 
     def __init__(self):

@@ -13,10 +13,17 @@ import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.manifold import trustworthiness
 
+from aebench.needs import Need
 from aebench.ops.chunks import apply_in_chunks, device_of
 from aebench.tasks.base import Task
 
 NEIGHBOURS = 5
+CODE_SMALLER_THAN_INPUT = Need(
+    "visualize needs a code smaller than the input", lambda f: not f.code_larger_than_input, "model",
+    lambda f: f.model, lambda f: f"a model with a 2-D code for task=visualize: model={f.model} has a code larger "
+                                 "than its input")
+TWO_D_CODE = Need("visualize needs a 2-D code", lambda f: f.code_dim == 2, "model.code_dim", lambda f: f.code_dim,
+                  lambda f: "2 for task=visualize (it plots the code itself)")
 
 
 def scatter_png(points: np.ndarray, labels: np.ndarray | None, title: str) -> bytes:
@@ -42,6 +49,9 @@ class Visualize(Task):
     name = "visualize"
     primary_metrics = ("test/trustworthiness",)
     headline = ("test/trustworthiness", "test/pca_trustworthiness")
+
+    def needs(self) -> tuple[Need, ...]:
+        return (*super().needs(), CODE_SMALLER_THAN_INPUT, TWO_D_CODE)
 
     def evaluate(self, model, datamodule):
         train_x, test_x = datamodule.inputs("train"), datamodule.inputs("test")
