@@ -11,8 +11,8 @@ from omegaconf import DictConfig
 from aebench.config import config_dir
 from aebench.console import fail, quiet_libraries
 from aebench.errors import ConfigError, TrainingDiverged
-from aebench.regularizers import regularizer_label
-from aebench.run.plan import is_seed_list
+from aebench.run.plan import is_seed_list, seed_config
+from aebench.run.spec import RunSpec
 from aebench.run.train import train, train_seeds
 from aebench.sweep.job import SweepContext, run_sweep_job
 from aebench.tasks import TASKS
@@ -32,10 +32,11 @@ def run_one(cfg: DictConfig) -> str | None:
 def run_single(cfg: DictConfig) -> None:
     quiet_libraries()
     try:
+        spec = RunSpec.of(seed_config(cfg, cfg.seed[0]) if is_seed_list(cfg) else cfg)
         if is_seed_list(cfg):
-            report_seeds(cfg, train_seeds(cfg))
+            report_seeds(cfg, spec, train_seeds(cfg))
             return
-        result = train(cfg)
+        result = train(spec)
     except ConfigError as error:
         fail(error)
     except TrainingDiverged as error:
@@ -44,36 +45,30 @@ def run_single(cfg: DictConfig) -> None:
         sys.exit(1)
     if result.run_id is None:  # a data-parallel rank other than 0: rank 0 reports
         return
-    print(f"\naebench: {run_title(cfg)} / seed {cfg.seed}")
-    shown = summary_metrics(cfg, result.metrics)
+    print(f"\naebench: {spec.title} / seed {spec.seed}")
+    shown = summary_metrics(spec, result.metrics)
     width = max(11, *(len(name) for name in shown)) if shown else 11
     for name in shown:
         print(f"  {name:<{width}} {result.metrics[name]:.4f}")
-    print(f"  {'run':<{width}} {result.run_id} (experiment '{cfg.tracking.experiment}', {cfg.tracking.uri})")
-    print(f"  {'MLflow UI':<{width}} {ui_command(cfg.tracking.uri)}")
+    print(f"  {'run':<{width}} {result.run_id} (experiment '{spec.tracking.experiment}', {spec.tracking.uri})")
+    print(f"  {'MLflow UI':<{width}} {ui_command(spec.tracking.uri)}")
 
 
-def run_title(cfg: DictConfig) -> str:
-    """dataset / model / regularizer, and the task unless it is the default."""
-    task = "" if cfg.task.name == "reconstruct" else f" / task {cfg.task.name}"
-    return f"{cfg.dataset.name} / {cfg.model.name} / {regularizer_label(cfg.regularizer)}{task}"
-
-
-def summary_metrics(cfg: DictConfig, metrics: dict[str, float]) -> list[str]:
+def summary_metrics(spec: RunSpec, metrics: dict[str, float]) -> list[str]:
     """MSE, PSNR and SSIM, then the task's own metrics, in the order the task names them."""
     shown = [name for name in SUMMARY_METRICS if name in metrics]
-    for prefix in TASKS.get(cfg.task.name).headline:
+    for prefix in TASKS.get(spec.task.name).headline:
         shown += sorted(name for name in metrics if name.startswith(prefix) and name not in shown)
     return shown
 
 
-def report_seeds(cfg: DictConfig, results) -> None:
-    print(f"\naebench: {run_title(cfg)}, seeds {list(cfg.seed)} trained as one vectorised model")
+def report_seeds(cfg: DictConfig, spec: RunSpec, results) -> None:
+    print(f"\naebench: {spec.title}, seeds {list(cfg.seed)} trained as one vectorised model")
     for seed, result in zip(cfg.seed, results):
-        shown = summary_metrics(cfg, result.metrics)
+        shown = summary_metrics(spec, result.metrics)
         scores = "  ".join(f"{name} {result.metrics[name]:.4f}" for name in shown)
         print(f"  seed {seed:<4} {result.status:<9} {scores}  run {result.run_id}")
-    print(f"  {'MLflow UI':<11} {ui_command(cfg.tracking.uri)}")
+    print(f"  {'MLflow UI':<11} {ui_command(spec.tracking.uri)}")
     if any(result.status != "FINISHED" for result in results):
         sys.exit(1)
 

@@ -47,17 +47,3 @@ def resolved(cfg: DictConfig) -> dict[str, Any]:
     kept = [key for key in cfg.keys() if key != "hydra"]
     return OmegaConf.to_container(OmegaConf.masked_copy(cfg, kept), resolve=True)
 
-
-def flatten(cfg: DictConfig) -> dict[str, Any]:
-    """``{"model.code_dim": 16, ...}`` from a resolved config, for MLflow params."""
-    flat: dict[str, Any] = {}
-
-    def walk(node: Any, prefix: str) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                walk(value, f"{prefix}{key}.")
-        else:
-            flat[prefix[:-1]] = node
-
-    walk(resolved(cfg), "")
-    return flat

@@ -15,9 +15,9 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import config, quiet  # noqa: E402
+from _common import config, fit_seconds, quiet  # noqa: E402
 from bench_overhead import aebench_fit, bare_loop  # noqa: E402
-from bench_seeds import many_seeds, one_seed  # noqa: E402
+from bench_seeds import with_seeds  # noqa: E402
 
 from aebench.run.plan import plan_run  # noqa: E402
 
@@ -115,10 +115,10 @@ def main() -> None:
               f"{len(train_x) * args.epochs / bare:,.0f} samples/s)"]
     print(lines[-1], flush=True)
 
-    single = len(plan.datamodule.split.train) * args.epochs / one_seed(cfg)
+    single = len(plan.datamodule.split.train) * args.epochs / fit_seconds(cfg)
     lines += ["", "| seeds together | samples/s | speedup over one seed |", "|---|---|---|"]
     for count in (4, 8):
-        rate = count * len(plan.datamodule.split.train) * args.epochs / many_seeds(cfg, count)
+        rate = count * len(plan.datamodule.split.train) * args.epochs / fit_seconds(with_seeds(cfg, count))
         lines.append(f"| {count} | {rate:,.0f} | {rate / single:.2f}x |")
         print(lines[-1], flush=True)
 

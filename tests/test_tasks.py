@@ -15,7 +15,8 @@ from sklearn.metrics import roc_auc_score
 from aebench.config import config_dir
 from aebench.errors import ConfigError
 from aebench.evaluate.pca import pca_baseline
-from aebench.run.plan import build_datamodule, build_metric_options, plan_run
+from aebench.run.plan import build_datamodule, plan_run
+from aebench.run.spec import RunSpec
 from aebench.run.train import train
 from aebench.tasks import build_task, list_tasks
 from aebench.tasks.colorize import grey
@@ -91,7 +92,7 @@ def test_compress_at_16_bits_matches_the_unquantised_model_and_pca(make_config, 
     assert metrics["test/bpp"] == 8 * 16 / 64
     assert metrics["test/compress_psnr"] == pytest.approx(metrics["test/psnr"], abs=0.01)
     datamodule = build_datamodule(cfg)
-    pca, _ = pca_baseline(datamodule, 8, build_metric_options(cfg))
+    pca, _ = pca_baseline(datamodule, 8, RunSpec.of(cfg).metrics)
     assert metrics["test/pca_compress_psnr"] == pytest.approx(pca["test/psnr"], abs=0.01)
     assert abs(metrics["test/jpeg_bpp"] - 2.0) <= 0.2 and 10 < metrics["test/jpeg_psnr_at_bpp"] < 40
     curve = json.loads(artifact(client, result.run_id, "jpeg_curve.json", tmp_path))
@@ -103,7 +104,7 @@ def test_fewer_bits_cost_psnr(make_config):
     coarse = train(cfg).metrics
     assert coarse["test/bpp"] == 8 * 2 / 64
     assert coarse["test/compress_psnr"] < coarse["test/psnr"] - 0.5
-    pca, _ = pca_baseline(build_datamodule(cfg), 8, build_metric_options(cfg))
+    pca, _ = pca_baseline(build_datamodule(cfg), 8, RunSpec.of(cfg).metrics)
     assert coarse["test/pca_compress_psnr"] < pca["test/psnr"] - 0.5
 
 

@@ -30,7 +30,9 @@ def test_variant_trains_and_is_tracked(make_config, client, tracking_uri, model,
     row = runs.iloc[0]
     assert row["status"] == "FINISHED"
     assert row["tags.dataset"] == dataset and row["tags.model"] == model and row["tags.regularizer"] == "none"
-    assert row["params.model.code_dim"] == str(cfg.model.code_dim)
+    # the param holds the real code size, also where the config leaves it to the model (overcomplete: null)
+    real_width = cfg.model.code_dim if cfg.model.code_dim is not None else 2 * 64  # both datasets: 64 values
+    assert row["params.model.code_dim"] == str(real_width) == str(int(result.metrics["model/code_dim"]))
     expected = ["test/mse", "test/psnr", "test/loss", "train/fit_seconds", "model/num_parameters"]
     expected += ["test/ssim"] if dataset == "digits" else []
     for metric in expected:
@@ -141,7 +143,7 @@ def test_a_constant_term_adds_nothing_to_the_step(make_config):
     trainers = []
     for plan in plans:
         path = choose_path(plan.model, plan.datamodule, fast=True, steps_per_call=4)
-        trainers.append(build_trainer(plan.cfg))
+        trainers.append(build_trainer(plan.spec))
         trainers[-1].fit(path.module, datamodule=path.datamodule)
     assert trainers[0].callback_metrics["train/penalty/constant"].item() == 0.5
     for one, other in zip(plans[0].model.parameters(), plans[1].model.parameters()):

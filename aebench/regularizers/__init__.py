@@ -32,8 +32,8 @@ def create_regularizer(name: str, **options: Any) -> Regularizer:
     return REGULARIZERS.build(name, **options)
 
 
-def _terms(config: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
-    """(config path, fields) of each regularizer a config names."""
+def regularizer_terms(config: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    """(config path, fields) of each regularizer a ``regularizer`` section names, in its order."""
     if "terms" in config:
         return [(f"terms.{label}", term) for label, term in config["terms"].items()]
     return [] if config.get("name", NONE) == NONE else [("", config)]
@@ -42,7 +42,7 @@ def _terms(config: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
 def build_regularizers(config: Mapping[str, Any]) -> list[Regularizer]:
     """The regularizers of a ``regularizer`` config section (a plain mapping)."""
     built = []
-    for path, term in _terms(config):
+    for path, term in regularizer_terms(config):
         options = {k: v for k, v in term.items() if k != "name"}
         try:
             built.append(create_regularizer(term.get("name", NONE), **options))
@@ -57,10 +57,10 @@ def build_regularizers(config: Mapping[str, Any]) -> list[Regularizer]:
 
 def regularizer_label(config: Mapping[str, Any]) -> str:
     """``none``, a regularizer's name, or the names of a combination joined by ``+``."""
-    terms = _terms(config)
+    terms = regularizer_terms(config)
     return "+".join(term.get("name", NONE) for _, term in terms) if terms else NONE
 
 
 __all__ = ["REGULARIZERS", "Contractive", "Denoising", "L2", "Regularizer", "SparseKL", "SparseL1",
            "build_regularizers", "create_regularizer", "list_regularizers", "register_regularizer",
-           "regularizer_label"]
+           "regularizer_label", "regularizer_terms"]

@@ -4,20 +4,21 @@ Nothing is written here per plugin: each model (its :class:`~aebench.models.regi
 regularizer and task declares its own needs (``aebench.needs``), and the table evaluates them
 against the facts of a combination, in that order. A single run stops at the first unmet need
 with its one line; a sweep skips the combination and lists the reason. The facts come from the
-config and what the dataset declares of itself, so they are decided before any model is built.
+run's spec and what the dataset declares of itself, so they are decided before any model is built.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Sequence
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from aebench.data import DatasetArrays
 from aebench.errors import ConfigError
 from aebench.models.registry import model_card
 from aebench.needs import Facts, Need, first_unmet
-from aebench.regularizers import Regularizer, build_regularizers, regularizer_label
+from aebench.regularizers import Regularizer, build_regularizers
+from aebench.run.spec import RunSpec
 from aebench.tasks import Task, build_task
 
 
@@ -29,19 +30,19 @@ class Combination:
     needs: tuple[Need, ...]
 
 
-def describe(cfg: DictConfig, arrays: DatasetArrays, regularizers: Sequence[Regularizer] | None = None,
+def describe(spec: "RunSpec | DictConfig", arrays: DatasetArrays, regularizers: Sequence[Regularizer] | None = None,
              task: Task | None = None) -> Combination:
-    """The facts of a combination, from the config and the dataset, and its plugins' needs;
-    ``regularizers`` and ``task`` as a run builds them from the config (built here when not given)."""
-    regularizers = build_regularizers(OmegaConf.to_container(cfg.regularizer, resolve=True)) \
-        if regularizers is None else regularizers
-    task = build_task(OmegaConf.to_container(cfg.task, resolve=True)) if task is None else task
-    card = model_card(cfg.model.name)
-    options = OmegaConf.to_container(cfg.model, resolve=True)
-    facts = Facts(arrays.sample_shape, dataset=cfg.dataset.name, labels=arrays.labels is not None,
+    """The facts of a combination, from its spec and the dataset, and its plugins' needs;
+    ``regularizers`` and ``task`` as a run builds them (built here when not given)."""
+    spec = RunSpec.of(spec)
+    regularizers = build_regularizers(spec.regularizer.section) if regularizers is None else regularizers
+    task = build_task({"name": spec.task.name, **spec.task.options}) if task is None else task
+    card = model_card(spec.model.name)
+    options = spec.model.options
+    facts = Facts(arrays.sample_shape, dataset=spec.dataset.name, labels=arrays.labels is not None,
                   unit_range=arrays.unit_range, model=card.name, code_activation=card.code_activation(options),
                   code_dim=options.get("code_dim"), code_larger_than_input=card.code_larger_than_input,
-                  loss=options.get("loss", "mse"), regularizer=regularizer_label(cfg.regularizer),
+                  loss=options.get("loss", "mse"), regularizer=spec.regularizer.label,
                   corrupting_regularizers=tuple(r.name for r in regularizers if r.corrupts), task=task.name,
                   task_reshapes_input=task.model_input_shape(arrays.sample_shape) != arrays.sample_shape)
     needs = (*card.all_needs, *(need for r in regularizers for need in r.needs()), *task.needs())

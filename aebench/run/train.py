@@ -10,15 +10,13 @@ from typing import Callable, Mapping
 
 import numpy as np
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from aebench.config import flatten
 from aebench.data import AutoencoderDataModule
 from aebench.evaluate.probes import code_map, probe_accuracies
 from aebench.fast import SeedDataModule, SeedEnsemble
 from aebench.models import Autoencoder, StackedAutoencoder, save_autoencoder
 from aebench.ops.chunks import encode_all
-from aebench.regularizers import regularizer_label
 from aebench.run.plan import (
     RunPlan,
     build_trainer,
@@ -30,6 +28,7 @@ from aebench.run.plan import (
     training_path,
 )
 from aebench.run.pretrain import pretrain_layerwise
+from aebench.run.spec import RunSpec
 from aebench.tracking import (
     RunLogger,
     TrackingStore,
@@ -62,23 +61,17 @@ def is_global_zero() -> bool:
     return int(environment.get("NODE_RANK", "0")) == 0 and int(environment.get("LOCAL_RANK", "0")) == 0
 
 
-def run_tags(cfg: DictConfig) -> dict[str, str]:
+def run_tags(spec: RunSpec) -> dict[str, str]:
     commit = git_commit()
-    tags = {"dataset": cfg.dataset.name, "model": cfg.model.name, "regularizer": regularizer_label(cfg.regularizer),
-            "task": cfg.task.name,
-            "seed": str(cfg.seed), "aebench.kind": "run", "aebench.version": __version__,
+    tags = {"dataset": spec.dataset.name, "model": spec.model.name, "regularizer": spec.regularizer.label,
+            "task": spec.task.name, "seed": str(spec.seed), "aebench.kind": "run", "aebench.version": __version__,
             "aebench.git_commit": commit}
     if commit != "unknown":
         tags["mlflow.source.git.commit"] = commit.removesuffix("-dirty")
     return tags
 
 
-def run_name(cfg: DictConfig) -> str:
-    task = "" if cfg.task.name == "reconstruct" else f"-{cfg.task.name}"
-    return f"{cfg.dataset.name}-{cfg.model.name}-{regularizer_label(cfg.regularizer)}{task}-s{cfg.seed}"
-
-
-def train(cfg: DictConfig, parent_run_id: str | None = None, tags: Mapping[str, str] | None = None) -> RunResult:
+def train(cfg: DictConfig | RunSpec, parent_run_id: str | None = None, tags: Mapping[str, str] | None = None) -> RunResult:
     """Check and build everything, then fit and test inside one MLflow run.
 
     A user error raises :class:`~aebench.errors.ConfigError` before the run is created. Once
@@ -86,18 +79,19 @@ def train(cfg: DictConfig, parent_run_id: str | None = None, tags: Mapping[str, 
     exception ends it FAILED (reason in the ``failure_reason`` tag), an interrupt KILLED.
     Under data parallelism only rank 0 creates and fills the run; the other ranks train alongside.
     """
-    with cpu_threads(cfg):
-        return _train(cfg, parent_run_id, tags)
+    spec = RunSpec.of(cfg)
+    with cpu_threads(spec):
+        return _train(spec, parent_run_id, tags)
 
 
-def _train(cfg: DictConfig, parent_run_id: str | None, tags: Mapping[str, str] | None) -> RunResult:
-    plan = plan_run(cfg)
+def _train(spec: RunSpec, parent_run_id: str | None, tags: Mapping[str, str] | None) -> RunResult:
+    plan = plan_run(spec)
     if not is_global_zero():
         _fit(plan, None, None)
         plan.trainer.test(plan.model, datamodule=plan.datamodule, verbose=False)
         return RunResult(None, "FINISHED")
-    store = open_store(cfg)
-    run_id = store.start_run(run_name(cfg), {**run_tags(cfg), **path_tags(plan), **(tags or {})}, flatten(cfg),
+    store = open_store(spec.tracking)
+    run_id = store.start_run(spec.run_name, {**run_tags(spec), **path_tags(plan), **(tags or {})}, plan.params(),
                              parent_run_id=parent_run_id)
     with tracked(store, run_id):
         fit_seconds = _fit(plan, store, run_id)
@@ -123,9 +117,9 @@ def _fit(plan: RunPlan, store: TrackingStore | None, run_id: str | None) -> floa
     started = time.perf_counter()
     if isinstance(model, StackedAutoencoder) and model.pretrain_epochs > 0:
         def fit_stage(stage: Autoencoder, stage_data: AutoencoderDataModule, index: int) -> None:
-            stage_trainer = build_trainer(plan.cfg, max_epochs=model.pretrain_epochs)
+            stage_trainer = build_trainer(plan.spec, max_epochs=model.pretrain_epochs)
             stage_trainer.loggers = _loggers(store, run_id, f"pretrain/layer{index + 1}/")
-            path = training_path(plan.cfg, stage, stage_data)
+            path = training_path(plan.spec, stage, stage_data)
             stage_trainer.fit(path.module, datamodule=path.datamodule)
 
         pretrain_layerwise(model, datamodule, fit_stage)
@@ -148,31 +142,32 @@ def _evaluate(plan: RunPlan, store: TrackingStore, run_id: str, fit_seconds: flo
 
 
 def train_seeds(cfg: DictConfig, parent_run_id: str | None = None,
-                tags: Callable[[DictConfig], Mapping[str, str]] | None = None) -> list[RunResult]:
+                tags: Callable[[RunSpec], Mapping[str, str]] | None = None) -> list[RunResult]:
     """``seed=[s1, s2, ...]``: every seed in one vectorised model (``aebench.fast.seeds``), each seed
-    its own MLflow run. ``tags(seed_cfg)`` adds tags to each seed's run. A seed whose loss
+    its own MLflow run. ``tags(seed_spec)`` adds tags to each seed's run. A seed whose loss
     diverges ends FAILED; the others are unaffected."""
-    with cpu_threads(cfg):
-        return _train_seeds(cfg, parent_run_id, tags)
+    specs = [RunSpec.of(seed_config(cfg, seed)) for seed in check_seed_list(cfg)]
+    with cpu_threads(specs[0]):
+        return _train_seeds(specs, parent_run_id, tags)
 
 
-def _train_seeds(cfg: DictConfig, parent_run_id: str | None,
-                 tags: Callable[[DictConfig], Mapping[str, str]] | None) -> list[RunResult]:
-    seeds = check_seed_list(cfg)
-    configs = [seed_config(cfg, seed) for seed in seeds]
-    plans = [plan_run(seed_cfg) for seed_cfg in configs]  # each seed initialised as its own run would be
+def _train_seeds(specs: list[RunSpec], parent_run_id: str | None,
+                 tags: Callable[[RunSpec], Mapping[str, str]] | None) -> list[RunResult]:
+    seeds = [spec.seed for spec in specs]
+    plans = [plan_run(spec) for spec in specs]  # each seed initialised as its own run would be
     check_vectorisable(plans[0], seeds)
-    store = open_store(cfg)
-    run_ids = [store.start_run(run_name(c), {**run_tags(c), "aebench.vectorized_seeds": str(len(seeds)),
-                                             "aebench.training_path": "fast",
-                                             **(tags(c) if tags else {})}, flatten(c), parent_run_id=parent_run_id)
-               for c in configs]
+    store = open_store(specs[0].tracking)
+    run_ids = [store.start_run(plan.spec.run_name, {**run_tags(plan.spec), "aebench.vectorized_seeds": str(len(seeds)),
+                                                    "aebench.training_path": "fast",
+                                                    **(tags(plan.spec) if tags else {})},
+                               plan.params(), parent_run_id=parent_run_id)
+               for plan in plans]
     ensemble = SeedEnsemble([plan.model for plan in plans], seeds)
     ensemble.epoch_loggers = [_loggers(store, run_id) for run_id in run_ids]
-    trainer = build_trainer(configs[0])
+    trainer = build_trainer(specs[0])
     started = time.perf_counter()
     try:
-        trainer.fit(ensemble, datamodule=SeedDataModule(plans[0].datamodule, seeds, cfg.trainer.steps_per_call))
+        trainer.fit(ensemble, datamodule=SeedDataModule(plans[0].datamodule, seeds, specs[0].trainer.steps_per_call))
     except BaseException as error:
         for run_id in run_ids:
             end_failed(store, run_id, error)
@@ -203,7 +198,7 @@ def _probe(plan: RunPlan, test_codes: np.ndarray) -> dict[str, float]:
 
 def _log_artifacts(plan: RunPlan, store: TrackingStore, run_id: str, test_codes: np.ndarray,
                    extra: Mapping[str, bytes]) -> None:
-    store.client.log_text(run_id, OmegaConf.to_yaml(plan.cfg, resolve=True), "config.yaml")
+    store.client.log_text(run_id, plan.spec.yaml(), "config.yaml")
     with tempfile.TemporaryDirectory() as folder:
         log_code_map(store, run_id, code_map(test_codes), plan.datamodule.labels("test"))
         if plan.datamodule.arrays.is_image:
@@ -219,7 +214,7 @@ def _log_artifacts(plan: RunPlan, store: TrackingStore, run_id: str, test_codes:
         for name, content in extra.items():
             (Path(folder) / name).write_bytes(content)
             store.client.log_artifact(run_id, str(Path(folder) / name))
-        if plan.cfg.tracking.log_model:
+        if plan.spec.tracking.log_model:
             weights = Path(folder) / "model.pt"
             save_autoencoder(plan.model, weights)
             store.client.log_artifact(run_id, str(weights))

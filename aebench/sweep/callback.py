@@ -51,7 +51,7 @@ class SweepCallback(Callback):
         require(not strategy.startswith("ddp"), "trainer.strategy", strategy,
                 "auto in a sweep: a sweep runs one job per device; data parallelism (trainer=ddp) is for one large run")
         self.jobs, swept = plan_sweep(config)
-        store = open_store(config)  # creates the store and experiment here, before any worker starts
+        store = open_store(config.tracking)  # creates the store and experiment here, before any worker starts
         identity = sweep_id(job.run_key for job in self.jobs)
         name = config.sweep.name
         command = "python -m aebench " + " ".join(sys.argv[1:])

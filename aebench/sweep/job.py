@@ -14,6 +14,7 @@ from omegaconf import DictConfig, open_dict
 
 from aebench.errors import ConfigError
 from aebench.run.plan import is_seed_list, seed_config
+from aebench.run.spec import RunSpec
 from aebench.run.train import train, train_seeds
 from aebench.sweep.devices import claim_slot
 from aebench.sweep.keys import run_key
@@ -66,17 +67,18 @@ def run_sweep_job(cfg: DictConfig) -> str:
     there (``sweep.rerun=true`` trains it again). Returns the outcome: FINISHED, FAILED, skipped
     or cached. Only an interrupt stops the sweep; every other failure stays in this run."""
     context = SweepContext.from_environment()
-    state = SweepState(open_store(cfg), context.parent_run_id, context.sweep_id)
+    state = SweepState(open_store(cfg.tracking), context.parent_run_id, context.sweep_id)
     share_the_machine(cfg, Path(context.progress_path).parent)
     if is_seed_list(cfg):
         return run_seed_list(cfg, context, state)
     key = run_key(cfg)
     if not cfg.sweep.rerun and state.has_finished(key):
         return "cached"
-    label = job_label(cfg, context.swept)
     started = time.perf_counter()
     try:
-        result = train(cfg, parent_run_id=context.parent_run_id,
+        spec = RunSpec.of(cfg)
+        label = job_label(spec, context.swept)
+        result = train(spec, parent_run_id=context.parent_run_id,
                        tags={"run_key": key, "sweep_id": context.sweep_id, "aebench.label": label})
     except ConfigError:
         return "skipped"  # the launching process listed it with its reason already
@@ -115,9 +117,9 @@ def run_seed_list(cfg: DictConfig, context: SweepContext, state: SweepState) -> 
         cfg.seed = pending
     configs = [seed_config(cfg, seed) for seed in pending]
 
-    def tags(seed_cfg: DictConfig) -> dict[str, str]:
-        return {"run_key": run_key(seed_cfg), "sweep_id": context.sweep_id,
-                "aebench.label": job_label(seed_cfg, context.swept)}
+    def tags(seed: DictConfig | RunSpec) -> dict[str, str]:
+        spec = RunSpec.of(seed)
+        return {"run_key": run_key(spec), "sweep_id": context.sweep_id, "aebench.label": job_label(spec, context.swept)}
 
     started = time.perf_counter()
     try:

@@ -1,6 +1,7 @@
 """Stable identities: ``run_key`` names what a run computes, ``sweep_id`` the set of runs of a sweep."""
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from typing import Any, Iterable
@@ -8,6 +9,7 @@ from typing import Any, Iterable
 from omegaconf import DictConfig
 
 from aebench.config import resolved
+from aebench.run.spec import RunSpec
 
 # settings that change where or how fast a run goes, not what it computes
 EXECUTION_ONLY = {
@@ -18,9 +20,9 @@ EXECUTION_ONLY = {
 }
 
 
-def semantic_config(cfg: DictConfig) -> dict[str, Any]:
+def semantic_config(cfg: DictConfig | RunSpec) -> dict[str, Any]:
     """The resolved config without its execution-only settings."""
-    container = resolved(cfg)
+    container = copy.deepcopy(dict(cfg.config)) if isinstance(cfg, RunSpec) else resolved(cfg)
     if container.get("task") == {"name": "reconstruct"}:  # the default task: the key it had before tasks
         del container["task"]
     for section, fields in EXECUTION_ONLY.items():
@@ -39,7 +41,7 @@ def digest(value: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def run_key(cfg: DictConfig) -> str:
+def run_key(cfg: DictConfig | RunSpec) -> str:
     """Equal for two configs exactly when they train the same thing (same data, model,
     regularizer, seed and hyperparameters), wherever and however fast they run."""
     return digest(semantic_config(cfg))

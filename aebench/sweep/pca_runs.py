@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import math
 
-from omegaconf import OmegaConf
-
-from aebench.config import flatten
 from aebench.evaluate.pca import pca_baseline
-from aebench.run.plan import build_datamodule, build_metric_options
+from aebench.run.plan import build_datamodule
+from aebench.run.spec import RunSpec
 from aebench.run.train import run_tags
 from aebench.sweep.keys import digest
 from aebench.sweep.plan import PlannedJob
@@ -21,33 +19,34 @@ def log_pca_baselines(jobs: list[PlannedJob], state: SweepState) -> int:
     done = state.finished_run_keys()
     wanted: dict[str, tuple] = {}
     for job in jobs:
-        cfg = job.cfg
-        code_dim = cfg.model.get("code_dim")
-        if job.skip_reason is not None or code_dim is None or cfg.task.name != "reconstruct":
+        spec = job.spec
+        if job.skip_reason is not None or spec.task.name != "reconstruct":
             continue  # PCA stands beside reconstruction; each other task logs its own baseline
-        dataset = OmegaConf.to_container(cfg.dataset, resolve=True)
-        key = digest({"baseline": "pca", "dataset": dataset, "code_dim": code_dim,
-                      "batch_size": cfg.trainer.batch_size, "metrics": OmegaConf.to_container(cfg.metrics)})
+        code_dim = spec.model.options.get("code_dim")
+        if code_dim is None:
+            continue
+        key = digest({"baseline": "pca", "dataset": spec.config["dataset"], "code_dim": code_dim,
+                      "batch_size": spec.trainer.batch_size, "metrics": spec.config["metrics"]})
         if key not in done:
-            wanted.setdefault(key, (cfg, code_dim))
+            wanted.setdefault(key, (spec, code_dim))
     logged = 0
-    for key, (cfg, code_dim) in wanted.items():
-        datamodule = build_datamodule(cfg)
+    for key, (spec, code_dim) in wanted.items():
+        datamodule = build_datamodule(spec)
         if code_dim >= min(math.prod(datamodule.sample_shape), len(datamodule.split.train)):
             continue  # as many components as values: PCA copies its input
-        _log_one(state, cfg, datamodule, code_dim, key)
+        _log_one(state, spec, datamodule, code_dim, key)
         logged += 1
     return logged
 
 
-def _log_one(state: SweepState, cfg, datamodule, code_dim: int, key: str) -> None:
+def _log_one(state: SweepState, spec: RunSpec, datamodule, code_dim: int, key: str) -> None:
     store = state.store
-    tags = {**run_tags(cfg), "model": "pca", "regularizer": "none", "seed": "0", "run_key": key,
+    tags = {**run_tags(spec), "model": "pca", "regularizer": "none", "seed": "0", "run_key": key,
             "sweep_id": state.sweep_id}
-    params = {**{k: v for k, v in flatten(cfg).items() if k.startswith("dataset.")}, "model.name": "pca",
-              "model.code_dim": code_dim, "trainer.batch_size": cfg.trainer.batch_size}
-    run_id = store.start_run(f"{cfg.dataset.name}-pca-k{code_dim}", tags, params, parent_run_id=state.parent_run_id)
+    params = {**{k: v for k, v in spec.params().items() if k.startswith("dataset.")}, "model.name": "pca",
+              "model.code_dim": code_dim, "trainer.batch_size": spec.trainer.batch_size}
+    run_id = store.start_run(f"{spec.dataset.name}-pca-k{code_dim}", tags, params, parent_run_id=state.parent_run_id)
     with tracked(store, run_id):
-        metrics, points = pca_baseline(datamodule, code_dim, build_metric_options(cfg))
+        metrics, points = pca_baseline(datamodule, code_dim, spec.metrics)
         store.log_metrics(run_id, metrics)
         log_code_map(store, run_id, points, datamodule.labels("test"))

@@ -10,11 +10,10 @@ from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from aebench.config import config_dir
 from aebench.errors import ConfigError
-from aebench.regularizers import regularizer_label
 from aebench.run.plan import (
     build_datamodule,
     build_model,
@@ -22,9 +21,9 @@ from aebench.run.plan import (
     build_task_of,
     is_seed_list,
     seed_config,
-    validate_seed,
 )
 from aebench.run.rules import describe, first_broken_rule
+from aebench.run.spec import RunSpec
 from aebench.sweep.keys import run_key
 
 
@@ -35,18 +34,18 @@ class PlannedJob:
     label: str                 # dataset model regularizer seed, for people
     skip_reason: str | None    # the rule (or the one-line error) that refuses it
     cfg: DictConfig            # the job's config, as the job will see it
+    spec: RunSpec | None       # its spec, where the config resolves into one
 
 
 AXES = ("dataset", "model", "regularizer", "task", "seed")  # always in a label (the task unless reconstruct)
 
 
-def job_label(cfg: DictConfig, swept: list[str] = ()) -> str:
+def job_label(spec: RunSpec, swept: list[str] = ()) -> str:
     """``digits deep l2 seed=1`` (``task=compress`` before the seed for a task other than reconstruct),
     then the value of every other setting the sweep varies."""
-    task = [] if cfg.task.name == "reconstruct" else [f"task={cfg.task.name}"]
-    others = [f"{key}={OmegaConf.select(cfg, key)}" for key in swept]
-    return " ".join([cfg.dataset.name, cfg.model.name, regularizer_label(cfg.regularizer), *task, f"seed={cfg.seed}",
-                     *others])
+    task = [] if spec.task.name == "reconstruct" else [f"task={spec.task.name}"]
+    others = [f"{key}={spec.value(key)}" for key in swept]
+    return " ".join([spec.dataset.name, spec.model.name, spec.regularizer.label, *task, f"seed={spec.seed}", *others])
 
 
 def swept_settings(jobs: list[list[str]]) -> list[str]:
@@ -68,19 +67,23 @@ def sweep_overrides(cfg: DictConfig) -> list[list[str]]:
     return BasicSweeper.split_arguments(parsed, max_batch_size=None)[0]
 
 
-def skip_reason(job_cfg: DictConfig) -> str | None:
-    """Why this combination cannot run, checked the way a single run checks it, or None."""
+def checked_spec(job_cfg: DictConfig) -> tuple[RunSpec | None, str | None]:
+    """The job's spec, and why this combination cannot run (checked the way a single run checks
+    it) or None."""
     try:
-        validate_seed(job_cfg.seed)
-        datamodule = build_datamodule(job_cfg)
-        regularizers, task = build_regularizers_of(job_cfg), build_task_of(job_cfg)
-        broken = first_broken_rule(describe(job_cfg, datamodule.arrays, regularizers, task))
-        if broken is not None:
-            return str(broken)
-        build_model(job_cfg, datamodule, regularizers, task)
+        spec = RunSpec.of(job_cfg)
     except ConfigError as error:
-        return str(error)
-    return None
+        return None, str(error)
+    try:
+        datamodule = build_datamodule(spec)
+        regularizers, task = build_regularizers_of(spec), build_task_of(spec)
+        broken = first_broken_rule(describe(spec, datamodule.arrays, regularizers, task))
+        if broken is not None:
+            return spec, str(broken)
+        build_model(spec, datamodule, regularizers, task)
+    except ConfigError as error:
+        return spec, str(error)
+    return spec, None
 
 
 def changes_composition(override: Override) -> bool:
@@ -114,6 +117,7 @@ def plan_sweep(cfg: DictConfig) -> tuple[list[PlannedJob], list[str]]:
     planned = []
     for overrides, job_cfg in zip(jobs, job_configs(cfg, jobs)):
         for run_cfg in ([seed_config(job_cfg, seed) for seed in job_cfg.seed] if is_seed_list(job_cfg) else [job_cfg]):
-            planned.append(PlannedJob(list(overrides), run_key(run_cfg), job_label(run_cfg, swept),
-                                      skip_reason(run_cfg), run_cfg))
+            spec, reason = checked_spec(run_cfg)
+            label = job_label(spec, swept) if spec is not None else " ".join(overrides)
+            planned.append(PlannedJob(list(overrides), run_key(run_cfg), label, reason, run_cfg, spec))
     return planned, swept

@@ -6,7 +6,6 @@ from contextlib import contextmanager
 from typing import Iterable
 
 from mlflow.entities import Run
-from omegaconf import DictConfig
 
 from aebench.tracking.store import TrackingStore
 
@@ -25,8 +24,9 @@ def search_all(store: TrackingStore, filter_string: str) -> list[Run]:
             return runs
 
 
-def open_store(cfg: DictConfig) -> TrackingStore:
-    return TrackingStore.shared(cfg.tracking.uri, cfg.tracking.experiment)
+def open_store(tracking) -> TrackingStore:
+    """The shared store of a run's ``tracking`` settings (its ``uri`` and ``experiment``)."""
+    return TrackingStore.shared(tracking.uri, tracking.experiment)
 
 
 @contextmanager
