@@ -49,7 +49,8 @@ def fit_seconds(cfg) -> float:
         seeds = list(cfg.seed)
         plans = [plan_run(seed_config(cfg, seed)) for seed in seeds]
         module = SeedEnsemble([plan.model for plan in plans], seeds)
-        datamodule, trainer = SeedDataModule(plans[0].datamodule, seeds, cfg.trainer.steps_per_call), build_trainer(cfg)
+        datamodule = SeedDataModule(plans[0].datamodule, seeds, cfg.trainer.steps_per_call)
+        trainer = build_trainer(plans[0].spec)
     else:
         plan = plan_run(cfg)
         module, datamodule, trainer = plan.path.module, plan.path.datamodule, plan.trainer
