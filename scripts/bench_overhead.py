@@ -25,13 +25,14 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import config, quiet  # noqa: E402
 
+from aebench.models.autoencoder import adam  # noqa: E402
 from aebench.run.plan import plan_run  # noqa: E402
 
 
 def bare_loop(model, train_x, val_x, epochs: int, batch_size: int, seed: int, val_batch_size: int) -> float:
     """Seconds for ``epochs`` of plain PyTorch: shuffled index slices, forward, MSE, backward, Adam,
     then the val split in batches of ``val_batch_size``."""
-    optimizer = model.configure_optimizers()  # the very optimiser aebench uses
+    optimizer = adam(model.parameters(), model.lr)  # the very optimiser aebench builds (its schedule aside)
     generator = torch.Generator().manual_seed(seed)
     started = time.perf_counter()
     for _ in range(epochs):

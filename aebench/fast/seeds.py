@@ -22,10 +22,12 @@ from torch.func import functional_call, stack_module_state, vmap
 from aebench.data.arrays import as_float
 from aebench.data.batches import TensorBatches, numbered_batches
 from aebench.data.datamodule import AutoencoderDataModule
+from aebench.evaluate.selection import BestEpochs
 from aebench.fast.epoch_means import EpochMeans, read_together
 from aebench.fast.seed_batched import SeedBatchedAutoencoder
 from aebench.fast.steps import ManualStepModule
-from aebench.models.autoencoder import Autoencoder
+from aebench.models.autoencoder import Autoencoder, adam
+from aebench.models.schedules import PlateauFactor, learning_rate_schedule, with_schedule
 
 
 class _LossTerms(nn.Module):
@@ -78,9 +80,15 @@ class SeedBatches:
 class SeedEnsemble(ManualStepModule):
     """K copies of one autoencoder with stacked parameters; ``unstack()`` writes them back."""
 
-    def __init__(self, models: Sequence[Autoencoder], seeds: Sequence[int]):
+    def __init__(self, models: Sequence[Autoencoder], seeds: Sequence[int], patience: int | None = None):
         super().__init__()
         self.models, self.seeds = list(models), list(seeds)
+        # each seed's best epoch on val/loss and its early stop, as a run alone (aebench.evaluate.selection)
+        self.selection = BestEpochs(len(self.seeds), patience)
+        self.best: list[dict[str, torch.Tensor]] = [{} for _ in self.seeds]
+        # a plateau schedule follows each seed's own val/loss: a learning-rate factor per seed, applied to its update
+        self.plateaus = [PlateauFactor() for _ in self.seeds] if models[0].lr_schedule == "plateau" else None
+        self._lr_factors: torch.Tensor | None = None  # (K,), while some seed's factor is below 1
         params, _ = stack_module_state(self.models)
         self.names = list(params)
         template = self.models[0]
@@ -108,11 +116,14 @@ class SeedEnsemble(ManualStepModule):
         """(K, terms): each seed's ``loss_terms`` of its batch ``xs[k]`` through ``vmap``."""
         return self._call(self._terms, (0,), xs)
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        try:
-            return torch.optim.Adam(self.stacked.parameters(), lr=self.lr, fused=True)
-        except (RuntimeError, ValueError):
-            return torch.optim.Adam(self.stacked.parameters(), lr=self.lr)
+    def configure_optimizers(self) -> torch.optim.Optimizer | dict:
+        """Adam over the stacked parameters, with the models' learning-rate schedule: one that depends on
+        the epoch alone (cosine), the same for every seed (``check_vectorisable`` refuses ``plateau``)."""
+        optimizer = adam(self.stacked.parameters(), self.lr)
+        if self.plateaus is not None:  # one learning rate per seed: scaled updates (``take_seed_step``)
+            return optimizer
+        return with_schedule(optimizer, learning_rate_schedule(self.models[0].lr_schedule, optimizer,
+                                                               self.trainer.max_epochs))
 
     def on_train_start(self) -> None:
         super().on_train_start()
@@ -123,13 +134,34 @@ class SeedEnsemble(ManualStepModule):
         for xs in groups:  # xs: (K, B, ...); seeds do not interact: the summed loss gives each its own gradient
             if self.batched is not None:
                 step_loss = self.batched.step_loss(params, xs)
-                self.take_step(*step_loss.roots())
+                self.take_seed_step(*step_loss.roots())
                 terms = step_loss.terms()  # [(K,) per term]
             else:
                 stacked = self.vmapped_loss_terms(xs)  # (K, terms): backward from their sum
-                self.take_step([stacked], [stacked.new_ones(()).expand_as(stacked)])
+                self.take_seed_step([stacked], [stacked.new_ones(()).expand_as(stacked)])
                 terms = stacked.unbind(1)
             self.train_means.update(terms, weight=xs.shape[1])
+
+    def take_seed_step(self, loss, gradients=None) -> None:
+        """``take_step``; where seeds have their own learning rates (a plateau schedule), seed k's update
+        scaled by its factor f_k: Adam's update is proportional to its learning rate, so
+        p_old + f_k (p_new - p_old) is the step Adam takes with f_k times the learning rate."""
+        if self._lr_factors is None:
+            self.take_step(loss, gradients)
+            return
+        before = [p.detach().clone() for p in self._params]
+        self.take_step(loss, gradients)
+        with torch.no_grad():
+            for param, old in zip(self._params, before):
+                factor = self._lr_factors.view(-1, *([1] * (param.dim() - 1))).to(param.dtype)
+                param.copy_(torch.addcmul(old, factor, param - old))
+
+    def step_plateaus(self, losses: list[float]) -> None:
+        for plateau, loss in zip(self.plateaus, losses):
+            plateau.step(loss)
+        factors = [plateau.factor for plateau in self.plateaus]
+        self._lr_factors = None if all(f == 1.0 for f in factors) else \
+            torch.tensor(factors, device=self._params[0].device)
 
     def on_train_epoch_end(self) -> None:
         with torch.no_grad():
@@ -150,16 +182,37 @@ class SeedEnsemble(ManualStepModule):
                 self.diverged[seed] = f"TrainingDiverged: train/loss became {loss} in epoch {self.current_epoch}"
             for logger in self.epoch_loggers[index]:
                 logger.log_metrics(values, step=self.current_epoch)
+        if all("val/loss" in values for values in val):
+            self.select([values["val/loss"] for values in val])
+            if self.plateaus is not None:
+                self.step_plateaus([values["val/loss"] for values in val])
+        schedule = self.lr_schedulers()
+        if schedule is not None:
+            schedule.step()  # an epoch schedule, after validation as on the reference path
+
+    def select(self, losses: list[float]) -> None:
+        """Keep each seed's weights of its best epoch so far; stop once every seed has stopped improving."""
+        improved = self.selection.update(self.current_epoch, losses)
+        if any(improved):
+            with torch.no_grad():
+                for name, stacked in zip(self.names, self.stacked):
+                    in_model_layout = self.batched.to_model(name, stacked) if self.batched is not None else stacked
+                    for index in (i for i, better in enumerate(improved) if better):
+                        self.best[index][name] = in_model_layout[index].detach().clone()
+        if self.selection.all_stopped:
+            self.trainer.should_stop = True
 
     def unstack(self) -> list[Autoencoder]:
-        """The trained parameters written back into the K autoencoders."""
+        """Each seed's selected parameters (those of its best epoch on val/loss, else the last) written
+        back into the K autoencoders."""
         with torch.no_grad():
             for index, model in enumerate(self.models):
                 own = dict(model.named_parameters())
                 for name, stacked in zip(self.names, self.stacked):
                     if self.batched is not None:
                         stacked = self.batched.to_model(name, stacked)
-                    own[name].copy_(stacked[index].to(own[name].device))
+                    chosen = self.best[index].get(name, stacked[index])
+                    own[name].copy_(chosen.to(own[name].device))
         return self.models
 
 

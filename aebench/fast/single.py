@@ -19,6 +19,7 @@ from aebench.errors import TrainingDiverged
 from aebench.fast.epoch_means import EpochMeans, read_together
 from aebench.fast.steps import ManualStepModule
 from aebench.models.autoencoder import Autoencoder
+from aebench.models.schedules import step_schedule
 
 
 def as_group(batches: list[torch.Tensor] | torch.Tensor) -> list[torch.Tensor]:
@@ -34,8 +35,11 @@ class FastAutoencoder(ManualStepModule):
         self.train_means = EpochMeans(model.term_names)
         self.val_means = EpochMeans(["val/loss"])
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        return self.model.configure_optimizers()
+    def configure_optimizers(self) -> torch.optim.Optimizer | dict:
+        optimization = self.model.optimization(self.trainer.max_epochs)
+        if isinstance(optimization, dict):  # this module steps the schedule itself, reading val/loss
+            optimization["lr_scheduler"].pop("monitor", None)
+        return optimization
 
     def training_step(self, batches: list[torch.Tensor] | torch.Tensor, call_index: int) -> None:
         """One optimizer step per mini-batch of ``batches``: Lightning's per-call overhead, larger than a
@@ -67,6 +71,9 @@ class FastAutoencoder(ManualStepModule):
                 raise TrainingDiverged(f"train/loss became {loss} in epoch {self.current_epoch}")
         for values in val[0] if val else ():
             self._log(values)
+        schedule = self.lr_schedulers()  # stepped once an epoch, after validation, as on the reference path
+        if schedule is not None:
+            step_schedule(schedule, val[0][0]["val/loss"] if val and val[0] else None)
 
     def validation_totals(self, batches) -> torch.Tensor:
         """``val/loss`` over the val ``batches``, as ``EpochMeans.totals``. Run here at the end of each training

@@ -20,15 +20,26 @@ from aebench.evaluate.metrics import MetricOptions
 from aebench.evaluate.scoring import TestEvaluation
 from aebench.models.bottleneck import Bottleneck, IdentityBottleneck, Latent
 from aebench.models.layers import RECONSTRUCTION_LOSSES, reconstruction_loss
+from aebench.models.schedules import SCHEDULES, learning_rate_schedule, with_schedule
 from aebench.needs import Facts, Need, check_needs
 from aebench.regularizers.base import Regularizer
 from aebench.tasks.base import Reconstruct, Task
 
 # keyword arguments of Autoencoder that every builder passes through unchanged
-TRAINING_OPTIONS = ("loss", "lr", "unit_range", "regularizers", "metric_options", "output_shape", "task")
+TRAINING_OPTIONS = ("loss", "lr", "lr_schedule", "unit_range", "regularizers", "metric_options", "output_shape",
+                    "task")
 # what every variant needs (a variant declares its own beside these: aebench.models.registry.ModelCard)
 MODEL_NEEDS = (Need("bce needs data in [0, 1]", lambda f: f.loss != "bce" or f.unit_range, "model.loss",
                     lambda f: f.loss, lambda f: f"mse or l1: {f.data} is not scaled to [0, 1]"),)
+
+
+def adam(parameters, lr: float) -> torch.optim.Adam:
+    """Adam, fused where the device has the kernel."""
+    parameters = list(parameters)
+    try:
+        return torch.optim.Adam(parameters, lr=lr, fused=True)
+    except (RuntimeError, ValueError):  # a device without the fused kernel
+        return torch.optim.Adam(parameters, lr=lr)
 
 
 class Autoencoder(L.LightningModule):
@@ -44,6 +55,7 @@ class Autoencoder(L.LightningModule):
         code_activation: name of the code layer's activation (regularizers and metrics use it).
         loss: ``mse``, ``l1`` or ``bce`` (binary cross-entropy on logits; inputs in [0, 1]).
         lr: Adam's learning rate.
+        lr_schedule: ``none``, ``cosine`` or ``plateau``, stepped once an epoch (``aebench.models.schedules``).
         unit_range: inputs lie in [0, 1], so PSNR and SSIM are reported.
         regularizers: corruptions and penalties applied in training (``aebench.regularizers``).
         metric_options: settings of the test metrics.
@@ -53,7 +65,7 @@ class Autoencoder(L.LightningModule):
 
     def __init__(self, encoder: nn.Module, decoder: nn.Module, *, architecture: dict[str, Any],
                  input_shape: tuple[int, ...], code_dim: int, code_activation: str,
-                 loss: str = "mse", lr: float = 1e-3, unit_range: bool = True,
+                 loss: str = "mse", lr: float = 1e-3, lr_schedule: str = "none", unit_range: bool = True,
                  regularizers: Sequence[Regularizer] = (), metric_options: MetricOptions = MetricOptions(),
                  output_shape: Sequence[int] | None = None, task: Task | None = None,
                  bottleneck: Bottleneck | None = None):
@@ -61,6 +73,7 @@ class Autoencoder(L.LightningModule):
         require_choice("loss", loss, RECONSTRUCTION_LOSSES)
         check_needs(MODEL_NEEDS, Facts(tuple(input_shape), unit_range=unit_range, loss=loss))
         self.lr = require_number("lr", lr, minimum=0.0, open_minimum=True)
+        self.lr_schedule = require_choice("lr_schedule", lr_schedule, SCHEDULES)
         self.encoder, self.decoder = encoder, decoder
         self.bottleneck = bottleneck or IdentityBottleneck()
         self.architecture = dict(architecture)
@@ -165,12 +178,14 @@ class Autoencoder(L.LightningModule):
         self.log_dict(self.evaluation.compute(), sync_dist=True)  # torchmetrics synced them already
         self.evaluation.reset()
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        """Adam; its fused kernel where the device has one (a quarter off a small model's CPU step)."""
-        try:
-            return torch.optim.Adam(self.parameters(), lr=self.lr, fused=True)
-        except (RuntimeError, ValueError):  # a device without the fused kernel
-            return torch.optim.Adam(self.parameters(), lr=self.lr)
+    def configure_optimizers(self) -> torch.optim.Optimizer | dict:
+        return self.optimization(self.trainer.max_epochs)
+
+    def optimization(self, epochs: int) -> torch.optim.Optimizer | dict:
+        """Adam (its fused kernel where the device has one: a quarter off a small model's CPU step),
+        with the ``lr_schedule`` over ``epochs`` epochs (``aebench.models.schedules``)."""
+        optimizer = adam(self.parameters(), self.lr)
+        return with_schedule(optimizer, learning_rate_schedule(self.lr_schedule, optimizer, epochs))
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -12,15 +12,17 @@ from dataclasses import dataclass
 import lightning as L
 import torch
 from lightning.fabric.utilities.exceptions import MisconfigurationException
+from lightning.pytorch.callbacks import EarlyStopping
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from aebench.data import AutoencoderDataModule, load_dataset
 from aebench.errors import ConfigError, require
+from aebench.evaluate.selection import MONITOR, BestWeights
 from aebench.fast import TrainingPath, choose_path
 from aebench.models import Autoencoder, StackedAutoencoder, create_model
 from aebench.regularizers import Regularizer, build_regularizers
 from aebench.run.rules import describe, first_broken_rule
-from aebench.run.spec import RunSpec, config_group, validate_seed
+from aebench.run.spec import RunSpec, TrainerSpec, config_group, validate_seed
 from aebench.tasks import Task, build_task
 
 ConfigOrSpec = RunSpec | DictConfig
@@ -69,20 +71,33 @@ def build_model(spec: ConfigOrSpec, datamodule: AutoencoderDataModule,
     input_shape = task.model_input_shape(shape)
     with config_group("model"):
         return create_model(spec.model.name, input_shape=input_shape, lr=spec.trainer.lr,
+                            lr_schedule=spec.trainer.lr_schedule,
                             unit_range=datamodule.arrays.unit_range, metric_options=spec.metrics,
                             regularizers=build_regularizers_of(spec) if regularizers is None else regularizers,
                             output_shape=shape if input_shape != shape else None, task=task, **spec.model.options)
 
 
-def build_trainer(spec: ConfigOrSpec, max_epochs: int | None = None) -> L.Trainer:
-    """A Lightning Trainer with no logger yet (the MLflow run is created after every check)."""
+def selection_callbacks(trainer: TrainerSpec) -> list[L.Callback]:
+    """Early stopping on ``val/loss`` after ``trainer.patience`` epochs without a lower one (Lightning's
+    ``EarlyStopping``), and the best epoch's weights restored for the test (``BestWeights``)."""
+    stopping = [] if trainer.patience is None else [
+        EarlyStopping(monitor=MONITOR, patience=trainer.patience, mode="min", strict=False,
+                      check_on_train_epoch_end=True)]  # after the epoch's validation, on either path
+    return [*stopping, BestWeights()]
+
+
+def build_trainer(spec: ConfigOrSpec, max_epochs: int | None = None, select: bool = True) -> L.Trainer:
+    """A Lightning Trainer with no logger yet (the MLflow run is created after every check), choosing
+    its weights on validation (``select``; not for a stage of layer-wise pretraining, given ``max_epochs``)."""
     trainer = RunSpec.of(spec).trainer
     devices = list(trainer.devices) if isinstance(trainer.devices, tuple) else trainer.devices
     try:
         return L.Trainer(
             max_epochs=trainer.max_epochs if max_epochs is None else max_epochs, accelerator=trainer.accelerator,
             devices=devices, strategy=trainer.strategy, precision=trainer.precision, logger=False,
-            enable_checkpointing=False, enable_model_summary=False,
+            callbacks=selection_callbacks(trainer) if select else [],
+            enable_checkpointing=select,  # BestWeights is the checkpoint callback: in memory, no files
+            enable_model_summary=False,
             enable_progress_bar=trainer.progress_bar, num_sanity_val_steps=0, log_every_n_steps=1,
             inference_mode=False)  # test metrics differentiate the encoder (Jacobian norm)
     except (MisconfigurationException, ValueError, RuntimeError) as error:
@@ -140,6 +155,11 @@ class RunPlan:
     def fit(self, trainer: L.Trainer | None = None) -> None:
         """Fit the model on its path (with ``trainer``, or the plan's own)."""
         (trainer or self.trainer).fit(self.path.module, datamodule=self.path.datamodule)
+
+    def selection(self) -> dict[str, float]:
+        """The best epoch, ``val/loss`` there and the epochs trained, as chosen on validation."""
+        best = next((c for c in self.trainer.callbacks if isinstance(c, BestWeights)), None)
+        return {} if best is None else best.summary()
 
     def params(self) -> dict:
         """The run's MLflow params: its resolved config, with the model's real code size."""

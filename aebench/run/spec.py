@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from aebench.config import resolved
 from aebench.errors import ConfigError, require, require_choice, require_int, require_number
 from aebench.evaluate.metrics import MetricOptions
+from aebench.models.schedules import SCHEDULES
 from aebench.regularizers import regularizer_label, regularizer_terms
 
 SPLIT_OPTIONS = ("split_seed", "val_fraction", "test_fraction")
@@ -96,8 +97,10 @@ class RegularizerSpec:
 @dataclass(frozen=True)
 class TrainerSpec:
     max_epochs: int
+    patience: int | None          # early stopping: epochs without a lower val/loss; None trains max_epochs
     batch_size: int
     lr: float
+    lr_schedule: str
     fast: bool
     steps_per_call: int
     accelerator: str
@@ -116,9 +119,12 @@ class TrainerSpec:
                     "a count >= 1, a list of device indices, or auto")
             threads = section.get("threads")
             require(isinstance(section["fast"], bool), "fast", section["fast"], "true or false")
+            patience = section.get("patience")
             return cls(max_epochs=require_int("max_epochs", section["max_epochs"], minimum=0),
+                       patience=None if patience is None else require_int("patience", patience, minimum=1),
                        batch_size=require_int("batch_size", section["batch_size"], minimum=1),
                        lr=require_number("lr", section["lr"], minimum=0.0, open_minimum=True),
+                       lr_schedule=require_choice("lr_schedule", section.get("lr_schedule", "none"), SCHEDULES),
                        fast=section["fast"],
                        steps_per_call=require_int("steps_per_call", section["steps_per_call"], minimum=1),
                        accelerator=require_choice("accelerator", section["accelerator"], ACCELERATORS),

@@ -117,7 +117,7 @@ def _fit(plan: RunPlan, store: TrackingStore | None, run_id: str | None) -> floa
     started = time.perf_counter()
     if isinstance(model, StackedAutoencoder) and model.pretrain_epochs > 0:
         def fit_stage(stage: Autoencoder, stage_data: AutoencoderDataModule, index: int) -> None:
-            stage_trainer = build_trainer(plan.spec, max_epochs=model.pretrain_epochs)
+            stage_trainer = build_trainer(plan.spec, max_epochs=model.pretrain_epochs, select=False)
             stage_trainer.loggers = _loggers(store, run_id, f"pretrain/layer{index + 1}/")
             path = training_path(plan.spec, stage, stage_data)
             stage_trainer.fit(path.module, datamodule=path.datamodule)
@@ -127,15 +127,18 @@ def _fit(plan: RunPlan, store: TrackingStore | None, run_id: str | None) -> floa
     return time.perf_counter() - started
 
 
-def _evaluate(plan: RunPlan, store: TrackingStore, run_id: str, fit_seconds: float) -> dict[str, float]:
-    """Test, probe and log: the test metrics, the summary metrics and the artifacts."""
+def _evaluate(plan: RunPlan, store: TrackingStore, run_id: str, fit_seconds: float,
+              selection: dict[str, float] | None = None) -> dict[str, float]:
+    """Test, probe and log: the test metrics, the summary metrics (the fit's selection on validation
+    among them) and the artifacts."""
+    selection = plan.selection() if selection is None else selection
     model, datamodule, trainer = plan.model, plan.datamodule, plan.trainer
     trainer.loggers = _loggers(store, run_id)
     results = trainer.test(model, datamodule=datamodule, verbose=False)[0]
     test_codes = encode_all(model, model.task.clean_input(datamodule.inputs("test"))).numpy()
     task_metrics, task_artifacts = model.task.evaluate(model, datamodule)
     summary = {"train/fit_seconds": fit_seconds, "model/num_parameters": model.num_parameters(),
-               "model/code_dim": model.code_dim, **_probe(plan, test_codes), **task_metrics}
+               "model/code_dim": model.code_dim, **selection, **_probe(plan, test_codes), **task_metrics}
     store.log_metrics(run_id, summary, step=trainer.current_epoch)
     _log_artifacts(plan, store, run_id, test_codes, task_artifacts)
     return {**results, **summary}
@@ -162,9 +165,9 @@ def _train_seeds(specs: list[RunSpec], parent_run_id: str | None,
                                                     **(tags(plan.spec) if tags else {})},
                                plan.params(), parent_run_id=parent_run_id)
                for plan in plans]
-    ensemble = SeedEnsemble([plan.model for plan in plans], seeds)
+    ensemble = SeedEnsemble([plan.model for plan in plans], seeds, patience=specs[0].trainer.patience)
     ensemble.epoch_loggers = [_loggers(store, run_id) for run_id in run_ids]
-    trainer = build_trainer(specs[0])
+    trainer = build_trainer(specs[0], select=False)  # the ensemble selects each seed's epoch itself
     started = time.perf_counter()
     try:
         trainer.fit(ensemble, datamodule=SeedDataModule(plans[0].datamodule, seeds, specs[0].trainer.steps_per_call))
@@ -175,14 +178,15 @@ def _train_seeds(specs: list[RunSpec], parent_run_id: str | None,
     share = (time.perf_counter() - started) / len(seeds)  # each seed's share of the vectorised fit
     ensemble.unstack()
     results = []
-    for seed, plan, run_id in zip(seeds, plans, run_ids):
+    for index, (seed, plan, run_id) in enumerate(zip(seeds, plans, run_ids)):
         if seed in ensemble.diverged:
             store.client.set_tag(run_id, "failure_reason", ensemble.diverged[seed])
             store.finish_run(run_id, "FAILED")
             results.append(RunResult(run_id, "FAILED"))
             continue
         with tracked(store, run_id):
-            results.append(RunResult(run_id, "FINISHED", _evaluate(plan, store, run_id, share)))
+            results.append(RunResult(run_id, "FINISHED", _evaluate(plan, store, run_id, share,
+                                                                   ensemble.selection.summary(index))))
     return results
 
 
