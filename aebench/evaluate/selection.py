@@ -68,7 +68,14 @@ class BestWeights(Checkpoint):
 
     def __init__(self):
         self.epochs = BestEpochs(1, patience=None)
-        self.best_state: dict[str, torch.Tensor] | None = None
+        self._names: list[str] = []
+        self._live: list[torch.Tensor] = []          # the module's own parameters and buffers
+        self._best: list[torch.Tensor] | None = None  # their values at the best epoch
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        state = pl_module.state_dict(keep_vars=True)  # listed once: each improvement is one copy of all
+        self._names, self._live = list(state), [value.detach() for value in state.values()]
+        self._best = None
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         loss = trainer.callback_metrics.get(MONITOR)
@@ -76,11 +83,14 @@ class BestWeights(Checkpoint):
             self.epochs.epochs_trained[0] = trainer.current_epoch + 1
             return
         if self.epochs.update(trainer.current_epoch, [float(loss)])[0]:
-            self.best_state = {name: value.detach().clone() for name, value in pl_module.state_dict().items()}
+            if self._best is None:
+                self._best = [value.clone() for value in self._live]
+            else:
+                torch._foreach_copy_(self._best, self._live)
 
     def on_train_end(self, trainer, pl_module) -> None:
-        if self.best_state is not None:
-            pl_module.load_state_dict(self.best_state)
+        if self._best is not None:
+            pl_module.load_state_dict(dict(zip(self._names, self._best)))
 
     def summary(self) -> dict[str, float]:
         return self.epochs.summary()
