@@ -1,4 +1,6 @@
 """Datasets, the seeded split and device-resident batches."""
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -29,7 +31,8 @@ def test_synthetic_lowrank_lies_on_its_subspace():
     x = data.x.double()
     singular = torch.linalg.svdvals(x - x.mean(0))
     assert singular[4] < 1e-6 * singular[0]  # rank 4 exactly without noise
-    assert x.min() == 0 and x.max() == 1 and not data.is_image and data.labels is None
+    train = AutoencoderDataModule(data).inputs("train")  # scaled onto [0, 1] by the train split's extremes
+    assert train.min() == 0 and train.max() == 1 and not data.is_image and data.labels is None
     noisy = load_dataset("synthetic_lowrank", n_samples=500, dim=32, rank=4, noise_std=0.02).x.double()
     singular = torch.linalg.svdvals(noisy - noisy.mean(0))
     assert (singular[:4] ** 2).sum() / (singular ** 2).sum() > 0.99
@@ -132,3 +135,16 @@ def test_numbered_test_batches_are_what_the_test_step_sees(make_config):
     assert [index for index, _ in seen] == [index for index, _ in expected]
     for (_, batch), (_, same) in zip(seen, expected):
         assert torch.equal(batch, same)
+
+
+@pytest.mark.parametrize("name", ["synthetic_lowrank", "synthetic_manifold"])
+def test_synthetic_data_is_scaled_with_the_train_split_alone(name):
+    """The affine map onto [0, 1] is fitted on the train split: its extremes land on 0 and 1, and
+    what the val and test samples hold does not move it."""
+    arrays = load_dataset(name)
+    train = AutoencoderDataModule(arrays).inputs("train")
+    assert train.min().item() == 0.0 and train.max().item() == pytest.approx(1.0, abs=1e-6)
+    split = AutoencoderDataModule(arrays).split
+    x = arrays.x.clone()
+    x[split.test] = x[split.test] * 100 + 5
+    assert torch.equal(AutoencoderDataModule(replace(arrays, x=x)).inputs("train"), train)

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import experiment_runs
 
 from aebench.errors import ConfigError
 from aebench.models import conv, deep, linear
 from aebench.needs import Facts, Need
 from aebench.regularizers import REGULARIZERS, Denoising, Regularizer, SparseKL
 from aebench.run.plan import plan_run
+from aebench.run.train import train
 from aebench.tasks import Task, build_task
 
 
@@ -100,3 +102,20 @@ def test_a_tasks_data_needs_become_rules():
     assert str(needs[0].error(grey)) == ("task='needs_colour' is not allowed: a task for this data: task=needs_colour "
                                          "needs colour images (3 channels), and dataset=digits gives samples shaped "
                                          "(1, 8, 8)")
+
+
+@pytest.mark.parametrize("overrides,message", [
+    (["model=stacked", "model.activation=relu", "regularizer=sparse_kl"],
+     "the code activation of model=stacked (layer 1's pretraining) is relu"),
+    (["model=stacked", "regularizer=denoising", "regularizer.noise=salt_pepper"],
+     "gaussian or masking: dataset=digits/layer1-codes is not scaled to [0, 1]"),
+])
+def test_stacked_pretraining_stages_meet_the_regularizers_needs_before_any_run(make_config, client, overrides,
+                                                                                message):
+    """Each layer-wise stage is an autoencoder of its own: its code is a hidden layer, its input (from layer 2)
+    the codes below. Refused up front, not by a stage once the MLflow run exists."""
+    with pytest.raises(ConfigError) as refused:
+        train(make_config(*overrides))
+    assert message in str(refused.value)
+    assert experiment_runs(client, make_config.experiment) == []
+    plan_run(make_config("model=stacked", "regularizer=sparse_kl"))  # sigmoid hidden layers: every stage in (0, 1)

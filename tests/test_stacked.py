@@ -70,3 +70,35 @@ def test_pretraining_helps_a_sigmoid_stack(make_config):
     pretrained = train(make_config(*common, "model.pretrain_epochs=10")).metrics["test/mse"]
     from_scratch = train(make_config(*common, "model.pretrain_epochs=0")).metrics["test/mse"]
     assert pretrained < from_scratch
+
+
+def test_every_pretraining_stage_trains_without_the_anomaly_class(make_config):
+    """task=anomaly leaves class 0 out of train and val; the stages on the codes of lower layers must too."""
+    plan = plan_run(make_config("model=stacked", "task=anomaly", "task.holdout_class=0"))
+    seen = []
+
+    def record(stage, stage_data, index):
+        seen.append((stage_data.labels("train"), stage_data.labels("val"), stage_data.split.test))
+
+    pretrain_layerwise(plan.model, plan.datamodule, record)
+    assert len(seen) == plan.model.num_stages == 3
+    for train_labels, val_labels, test in seen:
+        assert 0 not in train_labels.tolist() and 0 not in val_labels.tolist()
+        assert torch.equal(test, plan.datamodule.split.test)
+
+
+def test_contractive_keeps_one_output_per_layer_through_layerwise_pretraining(make_config):
+    """The deep model's penalty keeps each layer's latest output (with its graph) for its own passes; the
+    stages share those layers, and their passes must not pile outputs up (memory grew with every step)."""
+    plan = plan_run(make_config("model=stacked", "regularizer=contractive", "model.pretrain_epochs=2"))
+    jacobian = plan.model.regularizers[0].jacobian
+    layers = len(jacobian.chain)
+    kept = []
+
+    def fit_and_count(stage, stage_data, index):
+        trainer = build_trainer(plan.spec, max_epochs=2, select=False)
+        trainer.fit(stage, datamodule=stage_data)
+        kept.append(jacobian.kept_outputs)
+
+    pretrain_layerwise(plan.model, plan.datamodule, fit_and_count)
+    assert layers == 3 and max(kept) <= layers, kept

@@ -18,6 +18,7 @@ class DatasetArrays:
     unit_range: bool                 # every value in [0, 1]: PSNR, SSIM and BCE are defined
     test_indices: torch.Tensor | None = None  # a published test split (MNIST's, CIFAR's), kept as the test set
     standardize: bool = False        # scale each feature by the train split's mean and deviation
+    rescale: bool = False            # one affine map onto [0, 1] fitted on the train split (its min and max)
 
     @property
     def sample_shape(self) -> tuple[int, ...]:

@@ -28,8 +28,8 @@ def synthetic_lowrank(n_samples: int = 2000, dim: int = 64, rank: int = 8, noise
     """Points z A + mu + noise on a random rank-``rank`` affine subspace of R^dim.
 
     z ~ N(0, I_rank) and A has N(0, 1/rank) entries, so each coordinate of the signal has
-    unit variance; the noise is N(0, noise_std^2) per coordinate. One fixed affine map then
-    scales the whole set onto [0, 1], which keeps it on a rank-``rank`` affine subspace
+    unit variance; the noise is N(0, noise_std^2) per coordinate. One affine map, fitted on the
+    train split (``DatasetArrays.rescale``), scales the set onto [0, 1]; it keeps it on a rank-``rank`` affine subspace
     (up to the noise), so PCA with ``rank`` components is the optimal linear code.
     """
     require_int("n_samples", n_samples, minimum=10)
@@ -43,6 +43,5 @@ def synthetic_lowrank(n_samples: int = 2000, dim: int = 64, rank: int = 8, noise
     offset = rng.normal(0.0, 1.0, size=dim)
     latent = rng.normal(size=(n_samples, rank))
     points = latent @ basis + offset + rng.normal(0.0, noise_std, size=(n_samples, dim))
-    low, high = points.min(), points.max()
-    scaled = (points - low) / (high - low)
-    return DatasetArrays("synthetic_lowrank", torch.from_numpy(scaled.astype(np.float32)), None, unit_range=True)
+    return DatasetArrays("synthetic_lowrank", torch.from_numpy(points.astype(np.float32)), None, unit_range=True,
+                         rescale=True)

@@ -33,15 +33,22 @@ class AutoencoderDataModule(L.LightningDataModule):
         self.split_options = {"split_seed": split_seed, "val_fraction": val_fraction, "test_fraction": test_fraction}
         self.split: Split = split or seeded_split(arrays.x.shape[0], **self.split_options,
                                                   test_indices=arrays.test_indices)
-        self.stored = self._standardized(arrays.x) if arrays.standardize else arrays.x  # uint8 stays uint8
+        self.stored = self._scaled(arrays)  # uint8 stays uint8
         self._on_device: dict[str, torch.Tensor] = {}
 
-    def _standardized(self, x: torch.Tensor) -> torch.Tensor:
-        """Each feature minus the train split's mean, over its deviation (1 where it is constant)."""
-        train = x[self.split.train].double()
-        mean, deviation = train.mean(dim=0), train.std(dim=0)
-        deviation[deviation == 0] = 1.0
-        return ((x.double() - mean) / deviation).float()
+    def _scaled(self, arrays: DatasetArrays) -> torch.Tensor:
+        """The values to train on, scaled with statistics of the train split alone (no val or test
+        sample shapes what the model sees): standardized per feature, or mapped onto [0, 1] as a
+        whole (the test split may then reach slightly past either end)."""
+        if not (arrays.standardize or arrays.rescale):
+            return arrays.x
+        x, train = arrays.x.double(), arrays.x[self.split.train].double()
+        if arrays.standardize:  # each feature minus its mean, over its deviation (1 where it is constant)
+            mean, deviation = train.mean(dim=0), train.std(dim=0)
+            deviation[deviation == 0] = 1.0
+            return ((x - mean) / deviation).float()
+        low, high = train.min(), train.max()
+        return ((x - low) / (high - low if high > low else 1.0)).float()
 
     @property
     def sample_shape(self) -> tuple[int, ...]:
@@ -64,10 +71,12 @@ class AutoencoderDataModule(L.LightningDataModule):
                                      **self.split_options)
 
     def with_inputs(self, x: torch.Tensor, name: str) -> "AutoencoderDataModule":
-        """The same split and batches over other per-sample inputs (codes of a lower layer, say)."""
+        """The same split (a task's own included: anomaly leaves a class out) and batches over other
+        per-sample inputs (codes of a lower layer, say)."""
         arrays = DatasetArrays(f"{self.arrays.name}/{name}", x, self.arrays.labels, unit_range=False,
                                test_indices=self.arrays.test_indices)
-        return AutoencoderDataModule(arrays, self.batch_size, shuffle_seed=self.shuffle_seed, **self.split_options)
+        return AutoencoderDataModule(arrays, self.batch_size, shuffle_seed=self.shuffle_seed, split=self.split,
+                                     **self.split_options)
 
     def _device(self) -> torch.device:
         trainer = getattr(self, "trainer", None)

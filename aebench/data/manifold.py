@@ -2,8 +2,8 @@
 
 Points (t cos t, h, t sin t) with t uniform in [1.5 pi, 4.5 pi] and h uniform in [0, 21]
 (scikit-learn's ``make_swiss_roll``) lie on a rolled 2-D sheet. A random orthonormal map sends
-them into R^dim, noise is added, and one affine map scales the set onto [0, 1]. A 2-D code can
-unroll the sheet; two principal components cannot, so nonlinear autoencoders should beat PCA
+them into R^dim, noise is added, and one affine map fitted on the train split scales the set onto
+[0, 1]. A 2-D code can unroll the sheet; two principal components cannot, so nonlinear autoencoders should beat PCA
 at code size 2. The label is the position along the roll in ``n_classes`` equal bins of t.
 """
 from __future__ import annotations
@@ -30,8 +30,7 @@ def synthetic_manifold(n_samples: int = 2000, dim: int = 32, noise_std: float = 
     roll, position = make_swiss_roll(n_samples, noise=0.0, random_state=data_seed)
     lift, _ = np.linalg.qr(rng.normal(size=(dim, 3)))  # orthonormal columns: distances are kept
     points = roll @ lift.T + rng.normal(0.0, noise_std * roll.std(), size=(n_samples, dim))
-    scaled = (points - points.min()) / (points.max() - points.min())
     edges = np.quantile(position, np.linspace(0, 1, n_classes + 1)[1:-1])
     labels = np.digitize(position, edges)
-    return DatasetArrays("synthetic_manifold", torch.from_numpy(scaled.astype(np.float32)),
-                         torch.from_numpy(labels.astype(np.int64)), unit_range=True)
+    return DatasetArrays("synthetic_manifold", torch.from_numpy(points.astype(np.float32)),
+                         torch.from_numpy(labels.astype(np.int64)), unit_range=True, rescale=True)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 from aebench.models.autoencoder import MODEL_NEEDS, TRAINING_OPTIONS, Autoencoder
-from aebench.needs import Need
+from aebench.needs import Facts, Need
 from aebench.registry import Registry
 
 MODELS: Registry[Callable[..., Autoencoder]] = Registry("model", extra_options=TRAINING_OPTIONS)
@@ -24,14 +24,21 @@ class ModelCard:
     needs: tuple[Need, ...] = ()
     code_activation_option: str | None = None
     code_larger_than_input: bool = False
+    # the facts each extra training stage presents to the regularizers (stacked: one shallow autoencoder
+    # per layer), from the options and the whole model's facts; the rule table checks their needs there too
+    stage_facts: Callable[[Mapping[str, Any], Facts], list[Facts]] | None = None
+
+    def options_with_defaults(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        """``options`` with the builder's defaults for what they leave out."""
+        parameters = inspect.signature(MODELS.get(self.name)).parameters
+        defaults = {name: p.default for name, p in parameters.items() if p.default is not inspect.Parameter.empty}
+        return {**defaults, **options}
 
     def code_activation(self, options: Mapping[str, Any]) -> str:
         """The code layer's activation with ``options``: the option's value, else the builder's default."""
         if self.code_activation_option is None:
             return "identity"
-        if self.code_activation_option in options:
-            return options[self.code_activation_option]
-        return inspect.signature(MODELS.get(self.name)).parameters[self.code_activation_option].default
+        return self.options_with_defaults(options)[self.code_activation_option]
 
     @property
     def all_needs(self) -> tuple[Need, ...]:
@@ -42,12 +49,14 @@ CARDS: dict[str, ModelCard] = {}
 
 
 def register_model(builder: Callable[..., Autoencoder] | None = None, *, needs: Sequence[Need] = (),
-                   code_activation: str | None = None, code_larger_than_input: bool = False):
+                   code_activation: str | None = None, code_larger_than_input: bool = False,
+                   stage_facts: Callable[[Mapping[str, Any], Facts], list[Facts]] | None = None):
     """Decorator, bare (``@register_model``) or with the variant's declarations
     (``@register_model(code_activation="activation", needs=(...))``): ``model=<function name>``."""
     def register(function: Callable[..., Autoencoder]) -> Callable[..., Autoencoder]:
         MODELS.register(function, function.__name__)
-        CARDS[function.__name__] = ModelCard(function.__name__, tuple(needs), code_activation, code_larger_than_input)
+        CARDS[function.__name__] = ModelCard(function.__name__, tuple(needs), code_activation, code_larger_than_input,
+                                             stage_facts)
         return function
 
     return register if builder is None else register(builder)

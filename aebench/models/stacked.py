@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Sequence
+from dataclasses import replace
+from typing import Any, Mapping, Sequence
 
 from torch import nn
 
@@ -26,6 +27,21 @@ KEEPS_ITS_INPUT = Need("stacked reconstructs its own input", lambda f: not f.tas
                        lambda f: f.model, lambda f: f"a model other than stacked for task={f.task}: each layer-wise "
                        "pretraining stage of stacked reconstructs its own input, which this task reshapes")
 STACKED_NEEDS = (KEEPS_ITS_INPUT,)
+
+
+def stage_facts(options: Mapping[str, Any], facts: Facts) -> list[Facts]:
+    """What each layer-wise pretraining stage presents to the regularizers: stage l (from 0) is a shallow
+    autoencoder whose code is hidden layer l + 1 (its activation) and, from l = 1, whose input is the
+    codes of layer l: unbounded values as far as a corruption knows (``StackedAutoencoder.stage``)."""
+    widths, stages = list(options["hidden_dims"]), []
+    for index in range(len(widths) + 1):
+        last = index == len(widths)
+        stages.append(replace(
+            facts, model=f"stacked (layer {index + 1}'s pretraining)",
+            code_activation=options["code_activation"] if last else options["activation"],
+            **({} if index == 0 else {"sample_shape": (widths[index - 1],), "unit_range": False,
+                                      "dataset": f"{facts.dataset}/layer{index}-codes"})))
+    return stages
 
 
 class StackedAutoencoder(Autoencoder):
@@ -62,7 +78,7 @@ class StackedAutoencoder(Autoencoder):
                            unit_range=unit_range, regularizers=regularizers)
 
 
-@register_model(code_activation="code_activation", needs=STACKED_NEEDS)
+@register_model(code_activation="code_activation", needs=STACKED_NEEDS, stage_facts=stage_facts)
 def stacked(input_shape: Sequence[int], code_dim: int = 16, hidden_dims: Sequence[int] = (48, 32),
             activation: str = "sigmoid", code_activation: str = "sigmoid", tied_weights: bool = False,
             pretrain_epochs: int = 10, **training) -> StackedAutoencoder:

@@ -172,7 +172,8 @@ class EncoderJacobian:
     def __init__(self, encoder: nn.Module):
         self.encoder = encoder
         self.chain = linear_chain(encoder)
-        self._outputs: list[torch.Tensor] = []  # the layer outputs of the latest encoder pass (keep_outputs)
+        # the latest output of each layer of a deeper chain (keep_outputs), by its position in the chain
+        self._outputs: list[torch.Tensor | None] = [None] * len(self.chain or ())
 
     def keep_outputs(self) -> None:
         """Keep the layer outputs of every pass of a deeper chain (forward hooks on its activations), so
@@ -186,17 +187,25 @@ class EncoderJacobian:
         """Copies and pickles (a deep copy of the model, as weight-averaging callbacks make) leave the
         kept outputs behind: tensors inside an autograd graph cannot be copied, and a copy's passes keep
         their own."""
-        return {**self.__dict__, "_outputs": []}
+        return {**self.__dict__, "_outputs": [None] * len(self._outputs)}
 
     def _keep(self, module: nn.Module, args, output: torch.Tensor) -> None:
-        if module is self.chain[0][1]:  # the first layer: a new pass
-            self._outputs = []
-        self._outputs.append(output)
+        """One slot per layer, overwritten by each pass: a pass that starts at a later layer (a stacked
+        model's pretraining stage, which shares the layers) replaces what it runs, and nothing piles up."""
+        position = next(index for index, (_, activation, _) in enumerate(self.chain) if activation is module)
+        if position == 0:  # the first layer: a new pass of the whole encoder
+            self._outputs = [None] * len(self.chain)
+        self._outputs[position] = output
+
+    @property
+    def kept_outputs(self) -> int:
+        """How many layer outputs (each holding its pass's autograd graph) are kept now."""
+        return sum(output is not None for output in self._outputs)
 
     def _outputs_of(self, code: torch.Tensor) -> list[torch.Tensor] | None:
         """The kept layer outputs if ``code`` is the very tensor their pass produced, else None."""
         outputs = self._outputs
-        return outputs if len(outputs) == len(self.chain) and outputs[-1] is code else None
+        return outputs if outputs and outputs[-1] is code and all(o is not None for o in outputs) else None
 
     @property
     def route(self) -> str:

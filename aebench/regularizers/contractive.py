@@ -37,6 +37,11 @@ class Contractive(Regularizer):
             self.closed_form = (weight_name, activation_name)
 
     @property
+    def jacobian(self) -> EncoderJacobian | None:
+        """The route to the encoder's Jacobian norm, once bound to a model."""
+        return self._jacobian
+
+    @property
     def needs_input_grad(self) -> bool:
         return self._jacobian.needs_input_grad()
 

@@ -16,7 +16,7 @@ from omegaconf import DictConfig
 from aebench.data import DatasetArrays
 from aebench.errors import ConfigError
 from aebench.models.registry import model_card
-from aebench.needs import Facts, Need, first_unmet
+from aebench.needs import Facts, Need
 from aebench.regularizers import Regularizer, build_regularizers
 from aebench.run.spec import RunSpec
 from aebench.tasks import Task, build_task
@@ -24,10 +24,10 @@ from aebench.tasks import Task, build_task
 
 @dataclass(frozen=True)
 class Combination:
-    """What the rules look at: the facts of one combination, and what its plugins need."""
+    """What the rules look at: each need of the combination's plugins with the facts it is checked
+    against (the whole run's, or a training stage's: stacked pretrains one layer at a time)."""
 
-    facts: Facts
-    needs: tuple[Need, ...]
+    checks: tuple[tuple[Need, Facts], ...]
 
 
 def describe(spec: "RunSpec | DictConfig", arrays: DatasetArrays, regularizers: Sequence[Regularizer] | None = None,
@@ -45,10 +45,13 @@ def describe(spec: "RunSpec | DictConfig", arrays: DatasetArrays, regularizers: 
                   loss=options.get("loss", "mse"), regularizer=spec.regularizer.label,
                   corrupting_regularizers=tuple(r.name for r in regularizers if r.corrupts), task=task.name,
                   task_reshapes_input=task.model_input_shape(arrays.sample_shape) != arrays.sample_shape)
-    needs = (*card.all_needs, *(need for r in regularizers for need in r.needs()), *task.needs())
-    return Combination(facts, needs)
+    regularizer_needs = [need for r in regularizers for need in r.needs()]
+    checks = [(need, facts) for need in (*card.all_needs, *regularizer_needs, *task.needs())]
+    stages = card.stage_facts(card.options_with_defaults(options), facts) if card.stage_facts else []
+    checks += [(need, stage) for stage in stages for need in regularizer_needs]
+    return Combination(tuple(checks))
 
 
 def first_broken_rule(combination: Combination) -> ConfigError | None:
     """The error of the first need of the combination that its facts do not meet, or None."""
-    return first_unmet(combination.needs, combination.facts)
+    return next((need.error(facts) for need, facts in combination.checks if not need.met(facts)), None)
