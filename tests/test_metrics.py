@@ -1,10 +1,11 @@
 """Test-set metrics against explicit loops over samples and units."""
 import math
 
+import numpy as np
 import pytest
 import torch
 
-from aebench.evaluate.metrics import CodeStatistics, MetricOptions
+from aebench.evaluate.metrics import CodeStatistics, MetricOptions, reconstruction_metrics, ssim_window
 from aebench.evaluate.scoring import DENOISE_NOISE_SEED
 from aebench.models import create_model
 
@@ -97,3 +98,36 @@ def test_the_tasks_psnr_is_test_psnr_and_takes_a_mask():
         picked = mask[index]
         mse = (estimate[index][picked] - clean[index][picked]).pow(2).mean().item()
         assert psnr_per_image(estimate, clean, mask)[index].item() == pytest.approx(10 * math.log10(1 / mse), rel=1e-5)
+
+
+def brute_force_ssim(a: np.ndarray, b: np.ndarray, side: int, sigma: float) -> float:
+    """SSIM (Wang et al. 2004, data range 1) averaged over every position of a side x side Gaussian
+    window that lies inside the image, written out position by position."""
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    offsets = np.arange(side) - side // 2
+    weights = np.exp(-offsets ** 2 / (2 * sigma ** 2))
+    window = np.outer(weights, weights) / weights.sum() ** 2
+    values = []
+    for i in range(a.shape[0] - side + 1):
+        for j in range(a.shape[1] - side + 1):
+            x, y = a[i:i + side, j:j + side], b[i:i + side, j:j + side]
+            mx, my = (window * x).sum(), (window * y).sum()
+            vx, vy = (window * x * x).sum() - mx ** 2, (window * y * y).sum() - my ** 2
+            cov = (window * x * y).sum() - mx * my
+            values.append((2 * mx * my + c1) * (2 * cov + c2) / ((mx ** 2 + my ** 2 + c1) * (vx + vy + c2)))
+    return float(np.mean(values))
+
+
+@pytest.mark.parametrize("size,side", [((8, 8), 7), ((5, 7), 5), ((3, 3), 3), ((16, 16), 11), ((28, 28), 11)])
+def test_ssim_uses_a_window_that_fits_the_image(size, side):
+    """8 x 8 digits get a 7 x 7 window (sigma 1.5 x 7 / 11), not 11 x 11 over reflected borders; images of
+    5 pixels or less are scored instead of failing; 11 x 11 and sigma 1.5 from 11 pixels up."""
+    assert ssim_window(size) == (side, pytest.approx(1.5 * side / 11))
+    generator = torch.Generator().manual_seed(0)
+    target = torch.rand(3, 1, *size, generator=generator, dtype=torch.float64)
+    preds = (target + 0.1 * torch.randn(target.shape, generator=generator, dtype=torch.float64)).clamp(0, 1)
+    metric = reconstruction_metrics((1, *size), unit_range=True)["ssim"]
+    metric.update(preds.float(), target.float())
+    expected = np.mean([brute_force_ssim(target[k, 0].numpy(), preds[k, 0].numpy(), *ssim_window(size))
+                        for k in range(3)])
+    assert metric.compute().item() == pytest.approx(expected, abs=1e-5)

@@ -28,10 +28,17 @@ def cite_lines(data: ReportData) -> list[str]:
     return [f"{key}: {value}" for key, value in data.cite.items()]
 
 
+# how every number of a report was obtained, beside the tables
+METHOD = ("Each run is tested with the weights of its epoch of lowest validation loss (the clean reconstruction "
+          "objective, without penalties; the test split is never used to choose). SSIM averages a Gaussian "
+          "window of 11 x 11 pixels (sigma 1.5), or the largest odd window that fits a smaller image (7 x 7 and "
+          "sigma 0.95 on 8 x 8 digits), over the positions where it lies inside the image.")
+
+
 def markdown(data: ReportData, boards: list[Leaderboard]) -> str:
     parts = [f"# aebench leaderboard: {data.name}", "",
              "Mean ± sample standard deviation over seeds (n runs); the best value of each column in bold "
-             "(baselines' columns unmarked); - where a run has no such metric."]
+             "(baselines' columns unmarked); - where a run has no such metric.", "", METHOD]
     for board in boards:
         parts += ["", f"## {board.title}", "", f"Ranked by {board.rank_by.label}.", "", markdown_table(board)]
     parts += ["", f"## Skipped ({len(data.skipped)})", ""] + [f"- {label}: {reason}" for label, reason in data.skipped]

@@ -5,7 +5,7 @@ import base64
 from html import escape
 
 from aebench.report.collect import ReportData
-from aebench.report.formats import cite_lines
+from aebench.report.formats import METHOD, cite_lines
 from aebench.report.table import Leaderboard
 
 STYLE = """
@@ -65,7 +65,7 @@ def _items(pairs: list[tuple[str, str]]) -> str:
 def page(data: ReportData, boards: list[Leaderboard], figures: dict[str, dict[str, bytes]]) -> str:
     parts = [f"<h1>aebench leaderboard: {escape(data.name)}</h1>",
              "<p>Mean ± sample standard deviation over seeds (n runs); the best value of each column highlighted "
-             "(baselines' columns unmarked); - where a run has no such metric.</p>"]
+             "(baselines' columns unmarked); - where a run has no such metric.</p>", f"<p>{escape(METHOD)}</p>"]
     for board in boards:
         parts += [f"<h2>{escape(board.title)}</h2>", f"<p>Ranked by {escape(board.rank_by.label)}.</p>", _table(board)]
         parts += [_figure(name, png) for name, png in figures.get(board.slug, {}).items()]
