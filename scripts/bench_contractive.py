@@ -51,8 +51,8 @@ CASES = [  # (label, model overrides, contractive overrides)
     ("deep 48-32-16 (layer chain)", ["model=deep"], []),
     ("deep 48-32-16 (estimate, 1 projection)", ["model=deep"], ["regularizer.projections=1"]),
     ("stacked 48-32-16 (layer chain)", ["model=stacked", "model.pretrain_epochs=0"], []),
-    ("conv 16-32 ch (exact, 16 VJPs)", ["model=conv"], []),
-    ("conv 16-32 ch (estimate, 1 projection)", ["model=conv"], ["regularizer.projections=1"]),
+    ("conv 16-32 ch (exact, 16 VJPs)", ["model=conv"], ["regularizer.projections=null"]),
+    ("conv 16-32 ch (the default, auto: 1 projection)", ["model=conv"], []),
 ]
 
 

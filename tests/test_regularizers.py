@@ -170,3 +170,19 @@ def test_a_model_keeping_its_layer_outputs_can_be_deep_copied(make_config):
     assert torch.allclose(torch.stack(clone.loss_terms(x)), torch.stack(terms).detach())
     assert model.regularizers[0]._jacobian._outputs is kept
     assert clone.regularizers[0]._jacobian._outputs[-1] is not kept[-1]
+
+
+@pytest.mark.parametrize("model,projections,estimate", [
+    ("undercomplete", "auto", None), ("deep", "auto", None), ("conv", "auto", 1),  # exact where it is cheap
+    ("conv", "null", None), ("conv", "3", 3), ("deep", "2", 2),
+])
+def test_the_contractive_penalty_is_estimated_by_default_only_where_exact_is_dear(make_config, model, projections,
+                                                                                   estimate):
+    """A convolutional encoder's exact norm takes one vector-Jacobian product per code unit (8.6x a plain
+    step); by default it takes the unbiased one-projection estimate (1.8x, BENCHMARKS.md)."""
+    from aebench.run.plan import plan_run
+
+    plan = plan_run(make_config(f"model={model}", "regularizer=contractive", f"regularizer.projections={projections}"))
+    assert plan.model.regularizers[0].estimate == estimate
+    plan.fit()
+    assert torch.isfinite(plan.trainer.callback_metrics["train/penalty/contractive"])

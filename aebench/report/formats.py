@@ -32,7 +32,9 @@ def cite_lines(data: ReportData) -> list[str]:
 METHOD = ("Each run is tested with the weights of its epoch of lowest validation loss (the clean reconstruction "
           "objective, without penalties; the test split is never used to choose). SSIM averages a Gaussian "
           "window of 11 x 11 pixels (sigma 1.5), or the largest odd window that fits a smaller image (7 x 7 and "
-          "sigma 0.95 on 8 x 8 digits), over the positions where it lies inside the image.")
+          "sigma 0.95 on 8 x 8 digits), over the positions where it lies inside the image. The contractive "
+          "penalty is exact for fully connected encoders and, unless a run sets regularizer.projections, "
+          "estimated from one random projection a step for convolutional ones.")
 
 
 def markdown(data: ReportData, boards: list[Leaderboard]) -> str:
