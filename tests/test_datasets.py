@@ -235,3 +235,28 @@ def test_nonlinear_codes_beat_pca_on_the_swiss_roll(make_config):
     autoencoder = train(cfg).metrics["test/mse"]
     pca, _ = pca_baseline(build_datamodule(cfg), 2)
     assert autoencoder < 0.7 * pca["test/mse"]
+
+
+def test_patches_are_split_by_region_so_no_pixel_is_in_two_splits():
+    from sklearn.datasets import load_sample_images
+
+    from aebench.data.patches import patch_positions
+
+    arrays = load_dataset("patches")
+    split = AutoencoderDataModule(arrays).split
+    photos = load_sample_images().images
+    where = patch_positions(427, 640, 2, 16, 6000, 0)
+    covered = {}
+    for name in ("train", "val", "test"):
+        mask = np.zeros((2, 427, 640), dtype=bool)
+        for index in getattr(split, name).tolist():
+            top, left = where.top[index], where.left[index]
+            mask[where.photo[index], top:top + 16, left:left + 16] = True
+        covered[name] = mask
+    assert not (covered["train"] & covered["test"]).any()
+    assert not (covered["train"] & covered["val"]).any() and not (covered["val"] & covered["test"]).any()
+    assert (len(split.train), len(split.val), len(split.test)) == (4200, 600, 1200)
+    for index in (0, 4321, 5999):  # each image is the crop its position says
+        top, left = where.top[index], where.left[index]
+        crop = photos[where.photo[index]][top:top + 16, left:left + 16].transpose(2, 0, 1)
+        assert np.array_equal(arrays.x[index].numpy(), crop)

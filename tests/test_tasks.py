@@ -75,7 +75,10 @@ def test_jpeg_quality_search_lands_within_ten_percent_of_the_target_rate(make_co
     above = min((r for r in rates if r[0] >= target), default=rates[-1])
     assert min(below[1], above[1]) - 1e-9 <= at_target <= max(below[1], above[1]) + 1e-9
     qualities = [q for q, _, _ in sorted(curve)]
-    assert [b for _, b, _ in sorted(curve)] == sorted(b for _, b, _ in curve), "bpp rises with quality"
+    by_quality = [b for _, b, _ in sorted(curve)]
+    # bpp rises with quality; at qualities 1-2 libjpeg clips most of its quantisers to 255, so two rates
+    # may tie to within 0.1 % (on the region-split test patches: 0.18411 and 0.18404 bpp)
+    assert all(later >= earlier * (1 - 1e-3) for earlier, later in zip(by_quality, by_quality[1:])), by_quality
     assert qualities[0] == 1 and qualities[-1] == 100
 
 

@@ -17,6 +17,7 @@ class DatasetArrays:
     labels: torch.Tensor | None      # int64, (N,), or None for unlabelled data
     unit_range: bool                 # every value in [0, 1]: PSNR, SSIM and BCE are defined
     test_indices: torch.Tensor | None = None  # a published test split (MNIST's, CIFAR's), kept as the test set
+    val_indices: torch.Tensor | None = None   # with test_indices: a validation split the dataset fixes itself too
     standardize: bool = False        # scale each feature by the train split's mean and deviation
     rescale: bool = False            # one affine map onto [0, 1] fitted on the train split (its min and max)
 
@@ -45,17 +46,22 @@ class Split:
 
 
 def seeded_split(n_samples: int, split_seed: int, val_fraction: float, test_fraction: float,
-                 test_indices: torch.Tensor | None = None) -> Split:
+                 test_indices: torch.Tensor | None = None, val_indices: torch.Tensor | None = None) -> Split:
     """A random permutation cut into test, val and train, the same for the same seed.
 
     With ``test_indices`` (a dataset's published test set) those are the test split, and
-    ``val_fraction`` of the others are drawn for validation; ``test_fraction`` is not used."""
+    ``val_fraction`` of the others are drawn for validation; ``test_fraction`` is not used.
+    With ``val_indices`` as well (a dataset split by region), both are kept and the rest trains."""
     require_int("split_seed", split_seed, minimum=0)
     require_number("val_fraction", val_fraction, 0.0, 1.0, open_minimum=True, open_maximum=True)
     require_number("test_fraction", test_fraction, 0.0, 1.0, open_minimum=True, open_maximum=True)
     require(val_fraction + test_fraction < 1.0, "val_fraction", val_fraction,
             f"val_fraction + test_fraction must leave training data (test_fraction={test_fraction})")
     generator = torch.Generator().manual_seed(split_seed)
+    if test_indices is not None and val_indices is not None:
+        rest = torch.ones(n_samples, dtype=torch.bool)
+        rest[test_indices], rest[val_indices] = False, False
+        return Split(test=test_indices.sort().values, val=val_indices.sort().values, train=rest.nonzero().squeeze(1))
     if test_indices is not None:
         rest = torch.ones(n_samples, dtype=torch.bool)
         rest[test_indices] = False

@@ -32,7 +32,7 @@ class AutoencoderDataModule(L.LightningDataModule):
         self.shuffle_seed = shuffle_seed
         self.split_options = {"split_seed": split_seed, "val_fraction": val_fraction, "test_fraction": test_fraction}
         self.split: Split = split or seeded_split(arrays.x.shape[0], **self.split_options,
-                                                  test_indices=arrays.test_indices)
+                                                  test_indices=arrays.test_indices, val_indices=arrays.val_indices)
         self.stored = self._scaled(arrays)  # uint8 stays uint8
         self._on_device: dict[str, torch.Tensor] = {}
 
@@ -74,7 +74,7 @@ class AutoencoderDataModule(L.LightningDataModule):
         """The same split (a task's own included: anomaly leaves a class out) and batches over other
         per-sample inputs (codes of a lower layer, say)."""
         arrays = DatasetArrays(f"{self.arrays.name}/{name}", x, self.arrays.labels, unit_range=False,
-                               test_indices=self.arrays.test_indices)
+                               test_indices=self.arrays.test_indices, val_indices=self.arrays.val_indices)
         return AutoencoderDataModule(arrays, self.batch_size, shuffle_seed=self.shuffle_seed, split=self.split,
                                      **self.split_options)
 
