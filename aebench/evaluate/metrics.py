@@ -54,7 +54,6 @@ def reconstruction_metrics(sample_shape: tuple[int, ...], unit_range: bool) -> M
     if unit_range:
         metrics["psnr"] = psnr_metric(sample_shape)
         if len(sample_shape) == 3 and min(sample_shape[1:]) >= 3:
-            side, sigma = ssim_window(sample_shape[1:])
             metrics["ssim"] = WindowedSSIM(sample_shape[1:])
     return MetricCollection(metrics)
 

@@ -118,7 +118,8 @@ class SeedEnsemble(ManualStepModule):
 
     def configure_optimizers(self) -> torch.optim.Optimizer | dict:
         """Adam over the stacked parameters, with the models' learning-rate schedule: one that depends on
-        the epoch alone (cosine), the same for every seed (``check_vectorisable`` refuses ``plateau``)."""
+        the epoch alone (cosine) here, the same for every seed; a plateau schedule is each seed's own
+        (``PlateauFactor``, applied by ``take_seed_step``)."""
         optimizer = adam(self.stacked.parameters(), self.lr)
         if self.plateaus is not None:  # one learning rate per seed: scaled updates (``take_seed_step``)
             return optimizer
@@ -198,7 +199,11 @@ class SeedEnsemble(ManualStepModule):
                 for name, stacked in zip(self.names, self.stacked):
                     in_model_layout = self.batched.to_model(name, stacked) if self.batched is not None else stacked
                     for index in (i for i, better in enumerate(improved) if better):
-                        self.best[index][name] = in_model_layout[index].detach().clone()
+                        kept = self.best[index].get(name)
+                        if kept is None:  # the first improvement allocates; later ones copy into it
+                            self.best[index][name] = in_model_layout[index].detach().clone()
+                        else:
+                            kept.copy_(in_model_layout[index])
         if self.selection.all_stopped:
             self.trainer.should_stop = True
 

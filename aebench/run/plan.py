@@ -180,14 +180,21 @@ def check_rules(spec: RunSpec, datamodule: AutoencoderDataModule, regularizers: 
         raise broken
 
 
-def plan_run(cfg: ConfigOrSpec) -> RunPlan:
-    """Everything one run needs, checked and built. (A seed list goes to ``train.train_seeds``.)"""
-    spec = RunSpec.of(cfg)
-    L.seed_everything(spec.seed, workers=False, verbose=False)  # before the model draws its weights
+def checked_parts(spec: RunSpec) -> tuple[AutoencoderDataModule, list[Regularizer], Task]:
+    """The datamodule, regularizers and task of ``spec``, once its combination passes the rule table:
+    what a run and a sweep's planner check, in the same order, before a model is built."""
     datamodule = build_datamodule(spec)
     regularizers = build_regularizers_of(spec)
     task = build_task_of(spec)
     check_rules(spec, datamodule, regularizers, task)
+    return datamodule, regularizers, task
+
+
+def plan_run(cfg: ConfigOrSpec) -> RunPlan:
+    """Everything one run needs, checked and built. (A seed list goes to ``train.train_seeds``.)"""
+    spec = RunSpec.of(cfg)
+    L.seed_everything(spec.seed, workers=False, verbose=False)  # before the model draws its weights
+    datamodule, regularizers, task = checked_parts(spec)
     with config_group("task"):
         datamodule = task.prepare(datamodule)
     model = build_model(spec, datamodule, regularizers, task)

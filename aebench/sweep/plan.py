@@ -15,14 +15,11 @@ from omegaconf import DictConfig
 from aebench.config import config_dir
 from aebench.errors import ConfigError
 from aebench.run.plan import (
-    build_datamodule,
     build_model,
-    build_regularizers_of,
-    build_task_of,
+    checked_parts,
     is_seed_list,
     seed_config,
 )
-from aebench.run.rules import describe, first_broken_rule
 from aebench.run.spec import RunSpec
 from aebench.sweep.keys import run_key
 
@@ -75,12 +72,7 @@ def checked_spec(job_cfg: DictConfig) -> tuple[RunSpec | None, str | None]:
     except ConfigError as error:
         return None, str(error)
     try:
-        datamodule = build_datamodule(spec)
-        regularizers, task = build_regularizers_of(spec), build_task_of(spec)
-        broken = first_broken_rule(describe(spec, datamodule.arrays, regularizers, task))
-        if broken is not None:
-            return spec, str(broken)
-        build_model(spec, datamodule, regularizers, task)
+        build_model(spec, *checked_parts(spec))
     except ConfigError as error:
         return spec, str(error)
     return spec, None
