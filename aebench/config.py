@@ -42,8 +42,20 @@ def config_dir() -> Path:
                             f"{package.parent / 'conf'}): reinstall aebench")
 
 
+SEARCH_SPACE = "search_space"  # a section's ranges for tuned sweeps (aebench.sweep.search): not what a run computes
+
+
+def without_search_spaces(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {key: without_search_spaces(value) for key, value in node.items() if key != SEARCH_SPACE}
+    if isinstance(node, list):
+        return [without_search_spaces(value) for value in node]
+    return node
+
+
 def resolved(cfg: DictConfig) -> dict[str, Any]:
-    """The config as plain values, without Hydra's own node (not resolvable outside a running job)."""
+    """The config as plain values, without Hydra's own node (not resolvable outside a running job) and
+    without the search spaces (a run's options, params and run key are the values it trains with)."""
     kept = [key for key in cfg.keys() if key != "hydra"]
-    return OmegaConf.to_container(OmegaConf.masked_copy(cfg, kept), resolve=True)
+    return without_search_spaces(OmegaConf.to_container(OmegaConf.masked_copy(cfg, kept), resolve=True))
 

@@ -155,3 +155,17 @@ def test_the_closed_form_contractive_penalty_also_runs_under_vmap(make_config, m
         sum(terms).backward()
         for stacked, (name, own) in zip(ensemble.stacked, plan.model.named_parameters()):
             assert torch.allclose(stacked.grad[index], own.grad, rtol=1e-4, atol=1e-7), name
+
+
+@pytest.mark.parametrize("overrides, random_inputs", [
+    (["regularizer=l2"], False), (["regularizer=denoising"], True), (["regularizer=sparse_kl_denoising"], True),
+    (["task=inpaint"], True), (["task=denoise"], True), (["task=compress"], False)])
+def test_vectorised_members_that_draw_random_inputs_have_keys_of_their_own(make_config, overrides, random_inputs):
+    """A vectorised seed draws its corruptions with the other seeds of its list, unlike its own run:
+    where training draws random inputs, the member's key names the list (never the single run's)."""
+    from aebench.sweep.keys import member_key, run_key
+
+    cfg = make_config(*overrides)
+    alone, member = run_key(seed_config(cfg, 0)), member_key(seed_config(cfg, 0), [0, 1])
+    assert (member != alone) == random_inputs
+    assert (member_key(seed_config(cfg, 0), [0, 2]) != member) == random_inputs  # depends on the list's other seeds

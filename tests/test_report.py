@@ -171,3 +171,20 @@ def test_report_on_demand_ranks_and_refuses_bad_input(swept, tmp_path):
 def aebench_report(folder, *arguments):
     return subprocess.run([sys.executable, "-m", "aebench.report", *arguments], cwd=folder, capture_output=True,
                           text=True, timeout=300)
+
+
+def test_rows_are_never_merged_over_a_regularizer_setting_and_show_code_size_and_epochs(tmp_path):
+    done = aebench(tmp_path, "+sweep=quick", "sweep.datasets=[digits]", "sweep.models=[undercomplete,stacked]",
+                   "regularizer=l2", "sweep.seeds=2", "regularizer.weight=1e-4,1e-1", "trainer.max_epochs=2")
+    assert done.returncode == 0, done.stderr
+    (parent,) = runs(tmp_path, "sweep")
+    table = pd.read_csv(report_folder(tmp_path, parent) / "leaderboard.csv")
+    autoencoders = table[table["model"] != "pca"]
+    assert sorted(zip(autoencoders["model"], autoencoders["regularizer.weight"].astype(float))) == [
+        ("stacked", 0.0001), ("stacked", 0.1), ("undercomplete", 0.0001), ("undercomplete", 0.1)]
+    assert list(autoencoders["n"]) == [2, 2, 2, 2]
+    assert set(table["model/code_dim"]) == {16}
+    epochs = dict(zip(autoencoders["model"], autoencoders["train/total_epochs"]))
+    assert epochs["undercomplete"] == 2 and epochs["stacked"] == 2 + 3 * 10  # three layers pretrained 10 epochs each
+    report = (report_folder(tmp_path, parent) / "leaderboard.md").read_text()
+    assert "| code size ↓ |" not in report and "code size" in report

@@ -17,15 +17,20 @@ NEIGHBOURS = 5
 
 
 def probe_accuracies(train_codes: np.ndarray, train_labels: np.ndarray, test_codes: np.ndarray,
-                     test_labels: np.ndarray) -> dict[str, float]:
-    """Both accuracies; none where the train split holds one class (an anomaly run left the other out)."""
+                     test_labels: np.ndarray, val: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, float]:
+    """Both accuracies; none where the train split holds one class (an anomaly run left the other out).
+    ``val`` (codes, labels): the linear probe's accuracy on the validation split as well,
+    ``val/probe_accuracy``, which a tuned sweep selects for features on (the test split never)."""
     if len(np.unique(train_labels)) < 2:
         return {}
     linear = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
     linear.fit(train_codes, train_labels)
     neighbours = KNeighborsClassifier(n_neighbors=NEIGHBOURS).fit(train_codes, train_labels)
-    return {"test/probe_accuracy": float(linear.score(test_codes, test_labels)),
-            "test/knn_accuracy": float(neighbours.score(test_codes, test_labels))}
+    scores = {"test/probe_accuracy": float(linear.score(test_codes, test_labels)),
+              "test/knn_accuracy": float(neighbours.score(test_codes, test_labels))}
+    if val is not None and len(val[1]):
+        scores["val/probe_accuracy"] = float(linear.score(*val))
+    return scores
 
 
 def code_map(codes: np.ndarray) -> np.ndarray:

@@ -11,6 +11,7 @@ import importlib
 import pkgutil
 from typing import Any, Mapping
 
+from aebench.config import SEARCH_SPACE
 from aebench.errors import ConfigError
 from aebench.regularizers.base import REGULARIZERS, Regularizer, register_regularizer
 from aebench.regularizers.contractive import Contractive
@@ -43,7 +44,7 @@ def build_regularizers(config: Mapping[str, Any]) -> list[Regularizer]:
     """The regularizers of a ``regularizer`` config section (a plain mapping)."""
     built = []
     for path, term in regularizer_terms(config):
-        options = {k: v for k, v in term.items() if k != "name"}
+        options = {k: v for k, v in term.items() if k not in ("name", SEARCH_SPACE)}  # ranges tune, not build
         try:
             built.append(create_regularizer(term.get("name", NONE), **options))
         except ConfigError as error:

@@ -22,11 +22,15 @@ class ReportData:
     skipped: list[tuple[str, str]] # (label, reason) of combinations the rules refused
     cite: dict[str, str] = field(default_factory=dict)
     parent_run_id: str | None = None
+    tuning: dict | None = None     # a tuned sweep's protocol (aebench.sweep.tuning.protocol)
 
 
 def run_label(tags: dict[str, str]) -> str:
     fallback = f"{tags.get('dataset')} {tags.get('model')} {tags.get('regularizer')} seed={tags.get('seed')}"
     return tags.get("aebench.label", fallback)
+
+
+TUNING_TAGS = {"sweep.stage": "stage", "sweep.selected_for": "selected_for", "sweep.hyperparameters": "hyperparameters"}
 
 
 def _row(run: Run) -> dict:
@@ -35,6 +39,9 @@ def _row(run: Run) -> dict:
            "artifact_uri": run.info.artifact_uri, "run_key": tags.get("run_key", run.info.run_id)}
     row.update({key: tags.get(key) for key in ("dataset", "model", "regularizer", "seed")})
     row["task"] = tags.get("task", "reconstruct")  # PCA baselines and runs from before tasks reconstruct
+    for tag, column in TUNING_TAGS.items():  # a tuned sweep's runs (aebench.sweep.tuning)
+        if tag in tags:
+            row[column] = tags[tag]
     row.update({f"params.{key}": value for key, value in run.data.params.items()})
     row.update({f"metrics.{key}": value for key, value in run.data.metrics.items()})
     return row
@@ -93,5 +100,7 @@ def collect(store: TrackingStore, sweep_id: str | None = None, whole_experiment:
         parent = matching[0]
     identity = parent.data.tags["sweep_id"]
     runs, failed = _counted(search_all(store, f"tags.mlflow.parentRunId = '{parent.info.run_id}'"))
+    chosen = store.read_json(parent.info.run_id, "selection.json")  # a tuned sweep's (aebench.sweep.tuning)
     return ReportData(f"sweep {parent.data.tags.get('sweep.name', '')} {identity}".replace("  ", " "), identity,
-                      runs, failed, _skipped(store, [parent]), _cite(parent), parent.info.run_id)
+                      runs, failed, _skipped(store, [parent]), _cite(parent), parent.info.run_id,
+                      None if chosen is None else chosen["protocol"])

@@ -7,12 +7,8 @@ from aebench.report.collect import ReportData
 from aebench.report.table import Leaderboard
 
 
-def _arrow(column) -> str:
-    return "↑" if column.higher_is_better else "↓"
-
-
 def markdown_table(board: Leaderboard) -> str:
-    header = [board.key_label(k) for k in board.keys] + ["n"] + [f"{c.label} {_arrow(c)}" for c in board.columns]
+    header = [board.key_label(k) for k in board.keys] + ["n"] + [c.heading for c in board.columns]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(board.keys) + "---:|" + "---:|" * len(board.columns)]
     for position in range(len(board.rows)):
         row = board.rows.iloc[position]
@@ -37,12 +33,25 @@ METHOD = ("Each run is tested with the weights of its epoch of lowest validation
           "estimated from one random projection a step for convolutional ones.")
 
 
+def tuning_text(data: ReportData, board: Leaderboard) -> str:
+    """How a tuned table's rows were chosen (``aebench.sweep.tuning``); empty for other tables."""
+    about = data.tuning
+    if about is None or board.selection is None:
+        return ""
+    return (f"Tuned for {board.selection}: {about['trials']} trials per dataset x model x regularizer, the same "
+            f"budget for each, drawn by a {about['sampler']} (trial seed {about['trial_seed']}) from: "
+            f"{'; '.join(about['search_spaces'])}. Selected by the "
+            f"{about['selections'].get(board.selection, board.selection)}, never the test split; the selected "
+            f"configuration is trained with {about['seeds']} seeds (n), which give the numbers shown.")
+
+
 def markdown(data: ReportData, boards: list[Leaderboard]) -> str:
     parts = [f"# aebench leaderboard: {data.name}", "",
              "Mean ± sample standard deviation over seeds (n runs); the best value of each column in bold "
              "(baselines' columns unmarked); - where a run has no such metric.", "", METHOD]
     for board in boards:
-        parts += ["", f"## {board.title}", "", f"Ranked by {board.rank_by.label}.", "", markdown_table(board)]
+        parts += ["", f"## {board.title}", "", f"Ranked by {board.rank_by.label}. {tuning_text(data, board)}".strip(),
+                  "", markdown_table(board)]
     parts += ["", f"## Skipped ({len(data.skipped)})", ""] + [f"- {label}: {reason}" for label, reason in data.skipped]
     parts += ["", f"## Failed ({len(data.failed)})", ""] + [f"- {label}: {reason}" for label, reason in data.failed]
     parts += ["", "## Cite this", "", "```"] + cite_lines(data) + ["```", ""]
@@ -82,12 +91,13 @@ def latex(data: ReportData, boards: list[Leaderboard]) -> str:
     lines = [f"% aebench leaderboard: {latex_escape(data.name)}",
              r"% needs \usepackage{booktabs} and \usepackage{graphicx}; \input{leaderboard.tex}", ""]
     for board in boards:
-        arrows = [f"{latex_escape(c.label)} ${UP if c.higher_is_better else DOWN}$" for c in board.columns]
+        arrows = [latex_escape(c.label) + ("" if c.describes_row else f" ${UP if c.higher_is_better else DOWN}$")
+                  for c in board.columns]
         header = [latex_escape(board.key_label(k)) for k in board.keys] + ["$n$"] + arrows
         lines += [r"\begin{table}[t]", r"\centering",
                   rf"\caption{{aebench on {latex_escape(board.title)}: mean $\pm$ standard deviation over seeds "
                   rf"({latex_escape(data.name)}), ranked by {latex_escape(board.rank_by.label)}; "
-                  r"best of each column in bold.}",
+                  r"best of each column in bold. " + latex_escape(tuning_text(data, board)) + "}",
                   rf"\label{{tab:aebench-{latex_escape(board.slug)}}}",
                   r"\resizebox{\linewidth}{!}{%",
                   r"\begin{tabular}{" + "l" * len(board.keys) + "r" * (1 + len(board.columns)) + "}",

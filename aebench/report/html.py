@@ -5,7 +5,7 @@ import base64
 from html import escape
 
 from aebench.report.collect import ReportData
-from aebench.report.formats import METHOD, cite_lines
+from aebench.report.formats import METHOD, cite_lines, tuning_text
 from aebench.report.table import Leaderboard
 
 STYLE = """
@@ -27,7 +27,7 @@ pre { background: #f6f6f6; padding: 0.8rem; overflow-x: auto; }
 
 def _table(board: Leaderboard) -> str:
     head = "".join(f'<th class="key">{escape(board.key_label(k))}</th>' for k in board.keys) + "<th>n</th>"
-    head += "".join(f"<th>{escape(c.label)} {'↑' if c.higher_is_better else '↓'}</th>" for c in board.columns)
+    head += "".join(f"<th>{escape(c.heading)}</th>" for c in board.columns)
     body = []
     for position in range(len(board.rows)):
         row = board.rows.iloc[position]
@@ -67,7 +67,8 @@ def page(data: ReportData, boards: list[Leaderboard], figures: dict[str, dict[st
              "<p>Mean ± sample standard deviation over seeds (n runs); the best value of each column highlighted "
              "(baselines' columns unmarked); - where a run has no such metric.</p>", f"<p>{escape(METHOD)}</p>"]
     for board in boards:
-        parts += [f"<h2>{escape(board.title)}</h2>", f"<p>Ranked by {escape(board.rank_by.label)}.</p>", _table(board)]
+        parts += [f"<h2>{escape(board.title)}</h2>",
+                  f"<p>Ranked by {escape(board.rank_by.label)}. {escape(tuning_text(data, board))}</p>", _table(board)]
         parts += [_figure(name, png) for name, png in figures.get(board.slug, {}).items()]
     parts += [f"<h2>Skipped ({len(data.skipped)})</h2>", _items(data.skipped),
               f"<h2>Failed ({len(data.failed)})</h2>", _items(data.failed),

@@ -20,6 +20,15 @@ class Column:
     higher_is_better: bool
     text: Callable[[float], str]      # how one value is written
     marks_best: bool = True           # False for a baseline's column (the same data for every row)
+    describes_row: bool = False       # what the row is (code size, epochs), not how well it does: no arrow, no best
+
+    @property
+    def arrow(self) -> str:
+        return "" if self.describes_row else ("↑" if self.higher_is_better else "↓")
+
+    @property
+    def heading(self) -> str:
+        return f"{self.label} {self.arrow}".strip()
 
 
 def _fixed(digits: int) -> Callable[[float], str]:
@@ -41,6 +50,9 @@ COLUMNS = (
     Column("test/denoise_psnr", "denoise PSNR (dB)", True, _fixed(2)),
     Column("model/num_parameters", "parameters", False, lambda value: f"{value:,.0f}"),
     Column("train/fit_seconds", "train time (s)", False, _fixed(1)),
+    Column("model/code_dim", "code size", False, lambda value: f"{value:.0f}", marks_best=False, describes_row=True),
+    Column("train/total_epochs", "epochs (pretraining included)", False, _fixed(1), marks_best=False,
+           describes_row=True),
     # the tasks' own (aebench.tasks), each shown only in its task's tables
     Column("test/compress_psnr", "quantised PSNR (dB)", True, _fixed(2)),
     Column("test/bpp", "bits per pixel", False, _fixed(3)),
@@ -61,7 +73,7 @@ COLUMNS = (
     Column("test/pca_trustworthiness", "PCA trustworthiness", True, _fixed(3), marks_best=False),
 )
 BY_METRIC = {column.metric: column for column in COLUMNS}
-STANDARD = {column.metric for column in COLUMNS[:10]}  # every run's; the rest are the tasks'
+STANDARD = {column.metric for column in COLUMNS[:12]}  # every run's; the rest are the tasks'
 DENOISE_GAIN = "test/denoise_gain_"  # + the noise level: one column per level a run logged
 
 
@@ -91,7 +103,7 @@ def columns_present(members: pd.DataFrame) -> list[Column]:
 NOT_ROW_KEYS = ("params.seed", "params.tracking.", "params.sweep.", "params.metrics.", "params.trainer.progress_bar",
                 "params.task.name",
                 "params.trainer.accelerator", "params.trainer.devices", "params.trainer.strategy",
-                "params.model.name", "params.regularizer.", "params.dataset.name")
+                "params.model.name", "params.regularizer.name", "params.dataset.name")
 MISSING = "-"
 
 
@@ -106,12 +118,14 @@ def check_rank_by(rank_by: str | None) -> Column | None:
     return column
 
 
-def primary_column(task: str, present: list[Column]) -> Column:
-    """The first of the task's main metrics present (``Task.primary_metrics``), else MSE."""
+def primary_column(task: str, present: list[Column], features: bool = False) -> Column:
+    """The first of the task's main metrics present (``Task.primary_metrics``), else MSE; the
+    linear probe's accuracy first for a table tuned for features."""
     try:
         wanted = TASKS.get(task).primary_metrics
     except ConfigError:  # a task this version does not know: rank by reconstruction
         wanted = ("test/psnr", "test/mse")
+    wanted = ("test/probe_accuracy", *wanted) if features else wanted
     by_metric = {column.metric: column for column in present}
     return next((by_metric[m] for m in (*wanted, "test/psnr", "test/mse") if m in by_metric), present[0])
 
@@ -132,17 +146,22 @@ class Leaderboard:
     best: dict[str, int]     # metric -> position (row number) of its best mean
     rank_by: Column
     task: str = "reconstruct"
+    selection: str | None = None   # a tuned sweep's: the configurations chosen for reconstruction or features
 
     @property
     def title(self) -> str:
-        return self.dataset if self.task == "reconstruct" else f"{self.dataset}, task {self.task}"
+        title = self.dataset if self.task == "reconstruct" else f"{self.dataset}, task {self.task}"
+        return title if self.selection is None else f"{title}, tuned for {self.selection}"
 
     @property
     def slug(self) -> str:
         """The table's part of file names."""
-        return self.dataset if self.task == "reconstruct" else f"{self.dataset}_{self.task}"
+        slug = self.dataset if self.task == "reconstruct" else f"{self.dataset}_{self.task}"
+        return slug if self.selection is None else f"{slug}_{self.selection}"
 
     def key_label(self, key: str) -> str:
+        if key == "hyperparameters":
+            return "selected hyperparameters"
         return key.removeprefix("params.").removeprefix("model.")
 
     def row_label(self, position: int) -> str:
@@ -165,19 +184,21 @@ def leaderboards(runs: pd.DataFrame, rank_by: str | None = None) -> list[Leaderb
     asked = check_rank_by(rank_by)
     if "task" not in runs:
         runs = runs.assign(task="reconstruct")
-    runs = runs.fillna({"task": "reconstruct"})
+    runs = by_selection(runs.fillna({"task": "reconstruct"}))
     boards = []
-    tables = sorted(runs.groupby(["dataset", "task"]), key=lambda item: (item[0][0], item[0][1] != "reconstruct",
-                                                                          item[0][1]))
-    for (dataset, task), members in tables:  # per dataset, reconstruction first
+    tables = sorted(runs.groupby(["dataset", "task", "selection"], dropna=False),
+                    key=lambda item: (item[0][0], item[0][1] != "reconstruct", item[0][1],
+                                      item[0][2] != "reconstruction", str(item[0][2])))
+    for (dataset, task, selection), members in tables:  # per dataset, reconstruction first
         members = members.copy()
-        keys = ["model", "regularizer", *varying_settings(members)]
+        tuned = ["hyperparameters"] if "hyperparameters" in members and members["hyperparameters"].notna().any() else []
+        keys = ["model", "regularizer", *tuned, *varying_settings(members)]
         members[keys] = members[keys].fillna(MISSING)
         present = columns_present(members)
         if not present:
             continue
         order = asked if asked is not None and asked.metric in {c.metric for c in present} \
-            else primary_column(task, present)
+            else primary_column(task, present, features=selection == "features")
         others = [c for c in present if c.metric != order.metric]
         own, standard = [c for c in others if c.metric not in STANDARD], [c for c in others if c.metric in STANDARD]
         present = [order, *own, *standard]  # the task's own columns before every run's
@@ -195,5 +216,20 @@ def leaderboards(runs: pd.DataFrame, rank_by: str | None = None) -> list[Leaderb
             means = rows[column.metric]
             if column.marks_best and means.notna().any():
                 best[column.metric] = int(means.idxmax() if column.higher_is_better else means.idxmin())
-        boards.append(Leaderboard(dataset, keys, rows, present, best, order, task))
+        boards.append(Leaderboard(dataset, keys, rows, present, best, order, task,
+                                  None if isinstance(selection, float) else selection))
     return boards
+
+
+def by_selection(runs: pd.DataFrame) -> pd.DataFrame:
+    """A tuned sweep's leaderboard rows: its final runs, once for each selection that chose them
+    (column ``selection``), the baselines in every selection; its trials are left out. Other runs
+    get no selection."""
+    if "stage" in runs:
+        runs = runs[runs["stage"] != "trial"]
+    if "selected_for" not in runs or runs["selected_for"].isna().all():
+        return runs.assign(selection=None)
+    chosen = runs["selected_for"].dropna().str.split("+").explode()
+    every = sorted(set(chosen), key=lambda name: (name != "reconstruction", name))
+    split = runs["selected_for"].map(lambda value: every if not isinstance(value, str) else value.split("+"))
+    return runs.assign(selection=split).explode("selection").reset_index(drop=True)

@@ -137,8 +137,10 @@ def _evaluate(plan: RunPlan, store: TrackingStore, run_id: str, fit_seconds: flo
     results = trainer.test(model, datamodule=datamodule, verbose=False)[0]
     test_codes = encode_all(model, model.task.clean_input(datamodule.inputs("test"))).numpy()
     task_metrics, task_artifacts = model.task.evaluate(model, datamodule)
+    pretrained = model.pretrain_epochs * model.num_stages if isinstance(model, StackedAutoencoder) else 0
     summary = {"train/fit_seconds": fit_seconds, "model/num_parameters": model.num_parameters(),
-               "model/code_dim": model.code_dim, **selection, **_probe(plan, test_codes), **task_metrics}
+               "model/code_dim": model.code_dim, **selection, **_probe(plan, test_codes), **task_metrics,
+               "train/total_epochs": float(selection.get("train/epochs_trained", trainer.current_epoch) + pretrained)}
     store.log_metrics(run_id, summary, step=trainer.current_epoch)
     _log_artifacts(plan, store, run_id, test_codes, task_artifacts)
     return {**results, **summary}
@@ -195,9 +197,13 @@ def _probe(plan: RunPlan, test_codes: np.ndarray) -> dict[str, float]:
     datamodule = plan.datamodule
     if datamodule.labels("train") is None:
         return {}
-    train_codes = encode_all(plan.model, plan.model.task.clean_input(datamodule.inputs("train"))).numpy()
-    return probe_accuracies(train_codes, datamodule.labels("train").numpy(), test_codes,
-                            datamodule.labels("test").numpy())
+    def codes(split: str) -> np.ndarray:
+        return encode_all(plan.model, plan.model.task.clean_input(datamodule.inputs(split))).numpy()
+
+    val_labels = datamodule.labels("val")
+    val = None if val_labels is None or len(val_labels) == 0 else (codes("val"), val_labels.numpy())
+    return probe_accuracies(codes("train"), datamodule.labels("train").numpy(), test_codes,
+                            datamodule.labels("test").numpy(), val)
 
 
 def _log_artifacts(plan: RunPlan, store: TrackingStore, run_id: str, test_codes: np.ndarray,

@@ -18,9 +18,10 @@ from aebench.report import render_report
 from aebench.sweep.job import SweepContext
 from aebench.sweep.keys import sweep_id
 from aebench.sweep.pca_runs import log_pca_baselines
-from aebench.sweep.plan import PlannedJob, plan_sweep
+from aebench.sweep.plan import PlannedJob, plan_jobs
 from aebench.sweep.state import SweepState
 from aebench.sweep.summary import summarize
+from aebench.sweep.tuning import final_jobs, first_launch, load_selection, tuned
 from aebench.tracking import open_store
 
 
@@ -50,7 +51,7 @@ class SweepCallback(Callback):
         strategy = str(config.trainer.strategy)
         require(not strategy.startswith("ddp"), "trainer.strategy", strategy,
                 "auto in a sweep: a sweep runs one job per device; data parallelism (trainer=ddp) is for one large run")
-        self.jobs, swept = plan_sweep(config)
+        self.jobs, swept = plan_jobs(config, first_launch(config))  # a tuned sweep's final runs come after its trials
         store = open_store(config.tracking)  # creates the store and experiment here, before any worker starts
         identity = sweep_id(job.run_key for job in self.jobs)
         name = config.sweep.name
@@ -69,7 +70,9 @@ class SweepCallback(Callback):
         SweepContext(self.state.parent_run_id, identity, name, str(progress), len(to_train), len(skipped),
                      started, swept).export()
 
-        listed = [{"label": job.label, "reason": job.skip_reason} for job in skipped]
+        # a tuned sweep's trials of one refused combination share its reason: listed once
+        listed = list({(job.combination_label, job.skip_reason): {"label": job.combination_label,
+                                                                 "reason": job.skip_reason} for job in skipped}.values())
         store.client.log_text(self.state.parent_run_id, json.dumps(listed, indent=1), "skipped.json")
         store.client.set_tag(self.state.parent_run_id, "sweep.skipped", str(len(skipped)))
         print(f"[sweep {name}] sweep_id {identity}, parent run {self.state.parent_run_id}: {len(self.jobs)} "
@@ -87,6 +90,10 @@ class SweepCallback(Callback):
             sys.exit(1)
 
     def _close(self, config: DictConfig) -> None:
+        if tuned(config):
+            chosen = load_selection(self.state.store, self.state.parent_run_id)
+            if chosen is not None:
+                self.jobs += plan_jobs(config, final_jobs(config, chosen["combinations"]))[0]
         log_pca_baselines(self.jobs, self.state)
         text, counts = summarize(self.jobs, self.state.children())
         client, parent = self.state.store.client, self.state.parent_run_id

@@ -17,9 +17,10 @@ from aebench.run.plan import is_seed_list, seed_config
 from aebench.run.spec import RunSpec
 from aebench.run.train import train, train_seeds
 from aebench.sweep.devices import claim_slot
-from aebench.sweep.keys import run_key
+from aebench.sweep.keys import member_key, run_key
 from aebench.sweep.plan import job_label
 from aebench.sweep.progress import Progress
+from aebench.sweep.search import describe, hyperparameters
 from aebench.sweep.state import SweepState
 from aebench.tracking import open_store
 
@@ -62,6 +63,17 @@ def share_the_machine(cfg: DictConfig, lock_dir: Path) -> None:
             cfg.trainer.devices = [claim_slot(lock_dir / "gpus", gpus)]
 
 
+def tuning_tags(cfg: DictConfig) -> dict[str, str]:
+    """A tuned sweep's runs: ``sweep.stage`` (trial or final), the trial's number or the selections
+    that chose the configuration, and the values of the tuned hyperparameters."""
+    sweep = cfg.sweep
+    if not int((sweep.get("tune") or {}).get("trials") or 0):
+        return {}
+    stage = {"sweep.stage": "trial", "sweep.trial": str(sweep.trial)} if sweep.get("trial") is not None else \
+        {"sweep.stage": "final", "sweep.selected_for": str(sweep.get("selected_for"))}
+    return {**stage, "sweep.hyperparameters": describe(hyperparameters(cfg))}
+
+
 def run_sweep_job(cfg: DictConfig) -> str:
     """Train this job's combination under the sweep's parent run, unless it is already FINISHED
     there (``sweep.rerun=true`` trains it again). Returns the outcome: FINISHED, FAILED, skipped
@@ -79,7 +91,7 @@ def run_sweep_job(cfg: DictConfig) -> str:
         spec = RunSpec.of(cfg)
         label = job_label(spec, context.swept)
         result = train(spec, parent_run_id=context.parent_run_id,
-                       tags={"run_key": key, "sweep_id": context.sweep_id, "aebench.label": label})
+                       tags={"run_key": key, "sweep_id": context.sweep_id, "aebench.label": label, **tuning_tags(cfg)})
     except ConfigError:
         return "skipped"  # the launching process listed it with its reason already
     except Exception as error:  # noqa: BLE001 (fault isolation: the run is FAILED, the sweep goes on)
@@ -110,7 +122,9 @@ def run_seed_list(cfg: DictConfig, context: SweepContext, state: SweepState) -> 
     """``sweep.vectorize_seeds=true``: the seeds not yet FINISHED train together as one vectorised
     model, each its own run; where vectorising cannot apply (``aebench.run.plan.check_vectorisable``)
     they train one after another."""
-    pending = [seed for seed in cfg.seed if cfg.sweep.rerun or not state.has_finished(run_key(seed_config(cfg, seed)))]
+    listed = list(cfg.seed)  # the list names the members' keys, whichever of them are still to train
+    pending = [seed for seed in listed
+               if cfg.sweep.rerun or not state.has_finished(member_key(seed_config(cfg, seed), listed))]
     if not pending:
         return "cached"
     with open_dict(cfg):
@@ -119,7 +133,8 @@ def run_seed_list(cfg: DictConfig, context: SweepContext, state: SweepState) -> 
 
     def tags(seed: DictConfig | RunSpec) -> dict[str, str]:
         spec = RunSpec.of(seed)
-        return {"run_key": run_key(spec), "sweep_id": context.sweep_id, "aebench.label": job_label(spec, context.swept)}
+        return {"run_key": member_key(spec, listed), "sweep_id": context.sweep_id,
+                "aebench.label": job_label(spec, context.swept), **tuning_tags(cfg)}
 
     started = time.perf_counter()
     try:
@@ -134,7 +149,7 @@ def run_seed_list(cfg: DictConfig, context: SweepContext, state: SweepState) -> 
                 continue
             except Exception as error:  # noqa: BLE001 (fault isolation)
                 status, detail = "FAILED", failure_detail(error)
-            report(context, run_key(seed_cfg), tags(seed_cfg)["aebench.label"], status,
+            report(context, tags(seed_cfg)["run_key"], tags(seed_cfg)["aebench.label"], status,
                    time.perf_counter() - single_started, detail)
         return "done"
     except Exception as error:  # noqa: BLE001 (the seeds' runs are FAILED, the sweep goes on)
@@ -144,5 +159,5 @@ def run_seed_list(cfg: DictConfig, context: SweepContext, state: SweepState) -> 
     for seed_cfg, result in zip(configs, results):
         status = "FAILED" if result is None else result.status
         detail = failure if result is None else scores(result.metrics)
-        report(context, run_key(seed_cfg), tags(seed_cfg)["aebench.label"], status, share, detail)
+        report(context, tags(seed_cfg)["run_key"], tags(seed_cfg)["aebench.label"], status, share, detail)
     return "done"

@@ -9,7 +9,9 @@ from typing import Any, Iterable
 from omegaconf import DictConfig
 
 from aebench.config import resolved
+from aebench.regularizers import build_regularizers
 from aebench.run.spec import RunSpec
+from aebench.tasks import build_task
 
 # settings that change where or how fast a run goes, not what it computes
 EXECUTION_ONLY = {
@@ -45,6 +47,24 @@ def run_key(cfg: DictConfig | RunSpec) -> str:
     """Equal for two configs exactly when they train the same thing (same data, model,
     regularizer, seed and hyperparameters), wherever and however fast they run."""
     return digest(semantic_config(cfg))
+
+
+def draws_random_inputs(spec: RunSpec) -> bool:
+    """Whether training corrupts its inputs at random (a denoising term, or a task such as denoise,
+    inpaint or dewatermark): the draws a seed gets depend on how it is trained."""
+    task = build_task(spec.config.get("task") or {"name": "reconstruct"})
+    return not task.keeps_input or any(r.corrupts for r in build_regularizers(spec.regularizer.section))
+
+
+def member_key(seed_cfg: DictConfig | RunSpec, seeds: Iterable[int]) -> str:
+    """The run key of one seed of a vectorised seed list (``seed=[0,1,2]``). Where training draws
+    random inputs, the vectorised model draws them for all seeds at once, so a member is neither
+    its seed's own run nor independent of the list: its key names the list, and neither stands
+    in for the other. Elsewhere a member is its seed's own run, with that run's key."""
+    key = run_key(seed_cfg)
+    if not draws_random_inputs(RunSpec.of(seed_cfg)):
+        return key
+    return digest({"run_key": key, "vectorised_with": sorted(int(seed) for seed in seeds)})
 
 
 def sweep_id(run_keys: Iterable[str]) -> str:

@@ -21,7 +21,7 @@ from aebench.run.plan import (
     seed_config,
 )
 from aebench.run.spec import RunSpec
-from aebench.sweep.keys import run_key
+from aebench.sweep.keys import member_key, run_key
 
 
 @dataclass
@@ -33,6 +33,16 @@ class PlannedJob:
     cfg: DictConfig            # the job's config, as the job will see it
     spec: RunSpec | None       # its spec, where the config resolves into one
 
+    @property
+    def is_trial(self) -> bool:
+        """A tuned sweep's trial (``aebench.sweep.tuning``)."""
+        return any(override.startswith("sweep.trial=") for override in self.overrides)
+
+    @property
+    def combination_label(self) -> str:
+        """A trial's label up to its seed (its combination); any other job's label."""
+        return self.label.split(" seed=")[0] if self.is_trial else self.label
+
 
 AXES = ("dataset", "model", "regularizer", "task", "seed")  # always in a label (the task unless reconstruct)
 
@@ -41,7 +51,7 @@ def job_label(spec: RunSpec, swept: list[str] = ()) -> str:
     """``digits deep l2 seed=1`` (``task=compress`` before the seed for a task other than reconstruct),
     then the value of every other setting the sweep varies."""
     task = [] if spec.task.name == "reconstruct" else [f"task={spec.task.name}"]
-    others = [f"{key}={spec.value(key)}" for key in swept]
+    others = [f"{key}={spec.value(key)}" for key in swept if spec.value(key) is not None]
     return " ".join([spec.dataset.name, spec.model.name, spec.regularizer.label, *task, f"seed={spec.seed}", *others])
 
 
@@ -52,7 +62,7 @@ def swept_settings(jobs: list[list[str]]) -> list[str]:
         for override in overrides:
             key, _, value = override.partition("=")
             values.setdefault(key.lstrip("+~"), set()).add(value)
-    return [key for key, seen in values.items() if len(seen) > 1 and key not in AXES]
+    return [key for key, seen in values.items() if len(seen) > 1 and key not in AXES and not key.startswith("sweep.")]
 
 
 def sweep_overrides(cfg: DictConfig) -> list[list[str]]:
@@ -104,12 +114,19 @@ def job_configs(cfg: DictConfig, jobs: list[list[str]]) -> Iterator[DictConfig]:
 def plan_sweep(cfg: DictConfig) -> tuple[list[PlannedJob], list[str]]:
     """The runs (a job with a seed list trains several), and the settings they vary beyond dataset,
     model, regularizer and seed."""
-    jobs = sweep_overrides(cfg)
-    swept = swept_settings(jobs)
+    return plan_jobs(cfg, sweep_overrides(cfg))
+
+
+def plan_jobs(cfg: DictConfig, jobs: list[list[str]], swept: list[str] | None = None
+              ) -> tuple[list[PlannedJob], list[str]]:
+    """``jobs`` (lists of overrides) checked and labelled; ``swept``: the settings labels show
+    (by default those that vary among ``jobs``)."""
+    swept = swept_settings(jobs) if swept is None else swept
     planned = []
     for overrides, job_cfg in zip(jobs, job_configs(cfg, jobs)):
         for run_cfg in ([seed_config(job_cfg, seed) for seed in job_cfg.seed] if is_seed_list(job_cfg) else [job_cfg]):
             spec, reason = checked_spec(run_cfg)
             label = job_label(spec, swept) if spec is not None else " ".join(overrides)
-            planned.append(PlannedJob(list(overrides), run_key(run_cfg), label, reason, run_cfg, spec))
+            key = member_key(run_cfg, job_cfg.seed) if is_seed_list(job_cfg) and spec is not None else run_key(run_cfg)
+            planned.append(PlannedJob(list(overrides), key, label, reason, run_cfg, spec))
     return planned, swept

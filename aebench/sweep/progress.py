@@ -27,26 +27,38 @@ class Progress:
     name: str            # how lines start: [sweep <name>]
 
     def record(self, run_key: str, status: str, seconds: float) -> None:
-        line = json.dumps({"run_key": run_key, "status": status, "seconds": round(seconds, 3)}) + "\n"
+        self._append({"run_key": run_key, "status": status, "seconds": round(seconds, 3)})
+
+    def add_to_total(self, count: int) -> None:
+        """Runs planned after the invocation began (a tuned sweep's selected configurations)."""
+        self._append({"planned": count})
+
+    def _append(self, record: dict) -> None:
+        line = json.dumps(record) + "\n"
         descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             os.write(descriptor, line.encode())
         finally:
             os.close(descriptor)
 
+    def _records(self) -> list[dict]:
+        return [json.loads(line) for line in self.path.read_text().splitlines()] if self.path.exists() else []
+
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
-        if self.path.exists():
-            for line in self.path.read_text().splitlines():
-                status = json.loads(line)["status"]
-                counts[status] = counts.get(status, 0) + 1
+        for record in self._records():
+            if "status" in record:
+                counts[record["status"]] = counts.get(record["status"], 0) + 1
         return counts
+
+    def planned(self) -> int:
+        return self.total + sum(record.get("planned", 0) for record in self._records())
 
     def line(self, what: str) -> str:
         counts = self.counts()
-        done = sum(counts.values())
+        done, total = sum(counts.values()), self.planned()
         elapsed = time.time() - self.started
-        eta = elapsed / done * max(self.total - done, 0) if done else 0.0
+        eta = elapsed / done * max(total - done, 0) if done else 0.0
         failed = counts.get("FAILED", 0)
-        return (f"[sweep {self.name}] {done}/{self.total} done, {self.skipped} skipped, {failed} failed, "
+        return (f"[sweep {self.name}] {done}/{total} done, {self.skipped} skipped, {failed} failed, "
                 f"{clock(elapsed)} elapsed, ETA {clock(eta)} | {what}")

@@ -6,7 +6,9 @@ path or ``file:`` URI is refused here first, with the alternative named.
 """
 from __future__ import annotations
 
+import json
 import re
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -154,6 +156,12 @@ class TrackingStore:
             return Path(self.client.download_artifacts(run_id, name, folder))
         except Exception:  # noqa: BLE001 (MLflow raises several kinds for a missing artifact)
             return None
+
+    def read_json(self, run_id: str, name: str) -> Any:
+        """The run's JSON artifact ``name``, parsed; None when the run has no such artifact."""
+        with tempfile.TemporaryDirectory() as folder:
+            path = self.download_artifact(run_id, name, folder)
+            return None if path is None else json.loads(path.read_text())
 
 
 class RunLogger(Logger):

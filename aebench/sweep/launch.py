@@ -1,0 +1,34 @@
+"""What the sweep's Hydra sweeper (``hydra_plugins.aebench_sweeper``) does with its launcher: launch
+the sweep's jobs in one batch, or a tuned sweep's trials, select on validation, and launch the
+selected configurations over the sweep's seeds (``aebench.sweep.tuning``)."""
+from __future__ import annotations
+
+from typing import Any
+
+from omegaconf import DictConfig
+
+from aebench.sweep.job import SweepContext
+from aebench.sweep.plan import plan_jobs, sweep_overrides
+from aebench.sweep.state import SweepState
+from aebench.sweep.tuning import final_jobs, log_selection, plan_trials, protocol, select, tuned
+from aebench.tracking import counted_runs, open_store
+
+
+def launch_sweep(cfg: DictConfig, launcher: Any) -> list[Any]:
+    """Every batch's job returns, as Hydra's sweepers return them."""
+    if not tuned(cfg):
+        return [launcher.launch(sweep_overrides(cfg), initial_job_idx=0)]
+    planned, spaces = plan_trials(cfg)
+    returns = [launcher.launch([trial.overrides for trial in planned], initial_job_idx=0)]
+    context = SweepContext.from_environment()
+    state = SweepState(open_store(cfg.tracking), context.parent_run_id, context.sweep_id)
+    selection = select(planned, counted_runs(state.children()))
+    log_selection(state, selection, protocol(cfg, spaces))
+    finals = final_jobs(cfg, selection)
+    pending = [job for job in plan_jobs(cfg, finals, swept=[])[0]
+               if job.skip_reason is None and (cfg.sweep.rerun or not state.has_finished(job.run_key))]
+    context.progress().add_to_total(len(pending))
+    print(f"[sweep {cfg.sweep.name}] selected on validation from {len(planned)} trials: "
+          f"{len(finals)} jobs of the selected configurations, {len(pending)} to train", flush=True)
+    returns.append(launcher.launch(finals, initial_job_idx=len(planned)))
+    return returns

@@ -1,0 +1,152 @@
+"""A tuned sweep (``sweep.tune.trials=N``): hyperparameters chosen on validation data with the same
+budget for every combination, then the chosen configurations trained over the sweep's seeds.
+
+1. Trials: for every dataset x model x regularizer (x task) combination, N jobs drawn from its
+   search space (``aebench.sweep.search``), each trained with the trial seed ``sweep.tune.seed``
+   (not one of the reported seeds). They are ordinary jobs of the sweep: launched by its launcher,
+   cached by run key, each an MLflow child run tagged ``sweep.stage=trial`` and ``sweep.trial``.
+2. Selection, on validation metrics only, twice from the same trials (``SELECTIONS``): the lowest
+   validation reconstruction error (``val/best_loss``, the clean objective at the best epoch) and
+   the highest validation probe accuracy (``val/probe_accuracy``, where the data has labels).
+   Ties go to the lower trial number. The choice is logged on the parent run (``selection.json``).
+3. Final runs: each selected configuration with every seed of ``sweep.seeds`` (once, where both
+   selections chose the same trial), tagged ``sweep.stage=final`` and ``sweep.selected_for``;
+   these are the leaderboard's rows.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from mlflow.entities import Run
+from omegaconf import DictConfig
+
+from aebench.sweep.keys import run_key
+from aebench.sweep.plan import job_configs, sweep_overrides
+from aebench.sweep.search import Dimension, dimensions, trials
+
+SELECTIONS = {  # name: (validation metric, higher is better)
+    "reconstruction": ("val/best_loss", False),
+    "features": ("val/probe_accuracy", True),
+}
+SELECTION_ARTIFACT = "selection.json"
+
+
+def tuned(cfg: DictConfig) -> bool:
+    tune = cfg.sweep.get("tune") or {}
+    return int(tune.get("trials") or 0) > 0
+
+
+def _key(override: str) -> str:
+    return override.partition("=")[0].lstrip("+~")
+
+
+def combinations(cfg: DictConfig) -> list[list[str]]:
+    """The sweep's jobs without their seed: one per dataset x model x regularizer (x task, x any
+    other swept setting), in the sweep's order."""
+    seen, combos = set(), []
+    for overrides in sweep_overrides(cfg):
+        combo = [o for o in overrides if _key(o) != "seed"]
+        if tuple(combo) not in seen:
+            seen.add(tuple(combo))
+            combos.append(combo)
+    return combos
+
+
+def combination_name(combo: Sequence[str]) -> str:
+    return " ".join(combo)
+
+
+@dataclass
+class Trial:
+    combination: str
+    index: int
+    values: dict[str, float]      # the tuned dimensions' values
+    overrides: list[str]          # the job's overrides
+    run_key: str
+
+
+def plan_trials(cfg: DictConfig) -> tuple[list[Trial], dict[str, list[Dimension]]]:
+    """Every combination's trials, and each combination's dimensions."""
+    count, seed = int(cfg.sweep.tune.trials), int(cfg.sweep.tune.seed)
+    combos = combinations(cfg)
+    planned, spaces = [], {}
+    for combo, combo_cfg in zip(combos, job_configs(cfg, combos)):
+        name = combination_name(combo)
+        spaces[name] = dimensions(combo_cfg)
+        drawn = trials(spaces[name], count, seed)
+        jobs = [combo + [f"{key}={value!r}" for key, value in values.items()] + [f"seed={seed}", f"sweep.trial={index}"]
+                for index, values in enumerate(drawn)]
+        for index, (values, overrides, job_cfg) in enumerate(zip(drawn, jobs, job_configs(cfg, jobs))):
+            planned.append(Trial(name, index, values, overrides, run_key(job_cfg)))
+    return planned, spaces
+
+
+def first_launch(cfg: DictConfig) -> list[list[str]]:
+    """The jobs a sweep launches first: its trials where it is tuned, else all its jobs."""
+    return [trial.overrides for trial in plan_trials(cfg)[0]] if tuned(cfg) else sweep_overrides(cfg)
+
+
+def _score(run: Run | None, metric: str) -> float | None:
+    if run is None or run.info.status != "FINISHED":
+        return None
+    value = run.data.metrics.get(metric)
+    return None if value is None or math.isnan(value) else value
+
+
+def select(planned: list[Trial], runs: dict[str, Run]) -> dict[str, dict[str, Any]]:
+    """For each combination and selection: the chosen trial (its number, values and validation
+    score) and how many of its trials finished; a selection is absent where no trial has its metric."""
+    chosen: dict[str, dict[str, Any]] = {}
+    for trial in planned:
+        entry = chosen.setdefault(trial.combination, {"trials_finished": 0})
+        run = runs.get(trial.run_key)
+        entry["trials_finished"] += int(run is not None and run.info.status == "FINISHED")
+        for name, (metric, higher) in SELECTIONS.items():
+            score = _score(run, metric)
+            if score is None:
+                continue
+            best = entry.get(name)
+            if best is None or (score > best["value"] if higher else score < best["value"]):
+                entry[name] = {"trial": trial.index, "values": trial.values, "value": score, "metric": metric,
+                               "overrides": trial.overrides}
+    return chosen
+
+
+def final_jobs(cfg: DictConfig, selection: dict[str, dict[str, Any]]) -> list[list[str]]:
+    """Each selected configuration with each seed of the sweep: the sweep's own jobs (seeds
+    included) with the selected values, and which selections chose them."""
+    jobs = []
+    for overrides in sweep_overrides(cfg):
+        entry = selection.get(combination_name([o for o in overrides if _key(o) != "seed"]), {})
+        picks: dict[int, list[str]] = {}
+        for name in SELECTIONS:
+            if name in entry:
+                picks.setdefault(entry[name]["trial"], []).append(name)
+        for trial, names in sorted(picks.items()):
+            values = entry[names[0]]["values"]
+            jobs.append(list(overrides) + [f"{key}={value!r}" for key, value in values.items()]
+                        + [f"sweep.selected_for={'+'.join(names)}"])
+    return jobs
+
+
+def protocol(cfg: DictConfig, spaces: dict[str, list[Dimension]]) -> dict[str, Any]:
+    """How the rows were chosen, for the report."""
+    return {"trials": int(cfg.sweep.tune.trials), "trial_seed": int(cfg.sweep.tune.seed),
+            "seeds": int(cfg.sweep.seeds),
+            "sampler": "scrambled Halton sequence (scipy.stats.qmc), the same points for every combination",
+            "selections": {name: f"{'highest' if higher else 'lowest'} {metric} of the trials (validation split)"
+                           for name, (metric, higher) in SELECTIONS.items()},
+            "search_spaces": sorted({dim.describe() for dims in spaces.values() for dim in dims})}
+
+
+def log_selection(state, selection: dict[str, dict[str, Any]], about: dict[str, Any]) -> None:
+    state.store.client.log_text(state.parent_run_id, json.dumps({"protocol": about, "combinations": selection},
+                                                                 indent=1, default=str), SELECTION_ARTIFACT)
+
+
+def load_selection(store, parent_run_id: str) -> dict[str, Any] | None:
+    """The parent run's ``selection.json`` ({"protocol", "combinations"}), or None for an untuned sweep."""
+    return store.read_json(parent_run_id, SELECTION_ARTIFACT)
