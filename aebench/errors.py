@@ -63,6 +63,8 @@ def require_number(field: str, value, minimum: float | None = None, maximum: flo
 
 def require_widths(field: str, values) -> list[int]:
     """A non-empty list of positive integers (layer widths, channel counts)."""
+    require(not isinstance(values, (str, bytes)) and hasattr(values, "__iter__"), field, values,
+            "a list of one or more positive integers, such as [48,32]")
     values = list(values)
     require(len(values) >= 1, field, values, "a list of one or more positive integers")
     for value in values:

@@ -99,3 +99,15 @@ def test_checkpoint_loading_runs_no_pickled_code(tmp_path, capsys):
     with pytest.raises(pickle.UnpicklingError):
         load_autoencoder(path)
     assert "pickled code ran" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", ["deep", "stacked"])
+def test_default_widths_follow_the_input_size(name):
+    """hidden_dims=auto: two widths evenly spaced from the input size to the code size."""
+    def widths(model):
+        return [layer.out_features for layer in model.encoder.modules() if isinstance(layer, torch.nn.Linear)]
+
+    assert widths(create_model(name, input_shape=(64,), code_dim=16)) == [48, 32, 16]  # digits: as before
+    assert widths(create_model(name, input_shape=(1, 28, 28), code_dim=16)) == [528, 272, 16]
+    assert widths(create_model(name, input_shape=(1, 28, 28), code_dim=16, hidden_dims=[100])) == [100, 16]
+    assert create_model(name, input_shape=(1, 28, 28), code_dim=32).architecture["hidden_dims"] == [533, 283]

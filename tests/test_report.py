@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
-from sweeps import aebench, runs, store
+from sweeps import aebench, needs_program, runs, store
 
 pytestmark = pytest.mark.slow
 
@@ -117,7 +117,7 @@ def test_latex_is_a_booktabs_table_ready_to_input(swept):
 def chromium_render(html, folder):
     executable = shutil.which("chromium") or shutil.which("chromium-browser")
     if executable is None:
-        pytest.fail("Debian's chromium is needed for this test (.ci/run installs it)")
+        needs_program("chromium", "sudo apt-get install chromium")
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
              "--hide-scrollbars", f"--user-data-dir={folder / 'profile'}", "--enable-logging=stderr", "--v=0"]

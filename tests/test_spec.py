@@ -14,7 +14,7 @@ from aebench.sweep.plan import job_label
 
 
 def test_a_spec_is_frozen_and_typed(make_config):
-    spec = RunSpec.of(make_config("model=deep", "trainer.lr=0.005", "trainer.devices=[0]"))
+    spec = RunSpec.of(make_config("model=deep", "trainer.lr=0.005", "trainer.devices=[0]", "model.hidden_dims=[48,32]"))
     assert (spec.model.name, spec.trainer.lr, spec.trainer.devices, spec.seed) == ("deep", 0.005, (0,), 0)
     assert spec.model.options["hidden_dims"] == [48, 32] and spec.dataset.split["val_fraction"] == 0.1
     assert "split_seed" not in spec.dataset.options  # split settings are the split's, not the loader's

@@ -136,6 +136,16 @@ def test_data_parallelism_is_refused_inside_a_sweep(tmp_path):
     assert not runs(tmp_path) if (tmp_path / "mlruns" / "mlflow.db").exists() else True
 
 
+@pytest.mark.parametrize("setting, message", [
+    ("sweep.seeds=0", "sweep.seeds=0 is not allowed: an integer >= 1"),
+    ("sweep.tune.trials=-1", "sweep.tune.trials=-1 is not allowed: an integer >= 0")])
+def test_a_sweep_that_would_train_nothing_is_refused(tmp_path, setting, message):
+    done = aebench(tmp_path, *SMALL, setting)
+    assert done.returncode == 2 and done.stderr.strip().splitlines()[-1].startswith(f"aebench: error: {message}")
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "reports").exists()
+
+
 @pytest.mark.parametrize("slots,processes", [(2, 2), (2, 3)])
 def test_each_worker_process_claims_its_own_device(tmp_path, slots, processes):
     script = ("import sys, time; from aebench.sweep.devices import claim_slot; "

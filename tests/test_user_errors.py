@@ -43,6 +43,8 @@ BAD_INPUTS = {
     "bad term in a combination": (["regularizer=sparse_kl_denoising", "regularizer.terms.sparse_kl.weight=-2"],
                                   "regularizer.terms.sparse_kl.weight=-2 is not allowed: a number >= 0.0"),
     "kl on a linear code": (["model=linear", "regularizer=sparse_kl"], "needs code activations in (0, 1)"),
+    "widths as a word": (["model=deep", "model.hidden_dims=abc"],
+                         "model.hidden_dims='abc' is not allowed: a list of one or more positive integers"),
     "negative pretraining": (["model=stacked", "model.pretrain_epochs=-2"], "model.pretrain_epochs=-2 is not allowed: an integer >= 0"),
     "mnist files missing": (["dataset=mnist"], "aebench: error: dataset=mnist needs train-images-idx3-ubyte[.gz], "),
     "npy without a path": (["dataset=npy"], "dataset.path=None is not allowed: the .npy or .npz file to read"),

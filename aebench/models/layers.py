@@ -1,9 +1,26 @@
-"""Small building blocks shared by the autoencoder variants: tied layers and reconstruction losses."""
+"""Small building blocks shared by the autoencoder variants: tied layers, default widths and
+reconstruction losses."""
 from __future__ import annotations
+
+from typing import Sequence
 
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from aebench.errors import require_widths
+
+AUTO = "auto"
+
+
+def hidden_widths(hidden_dims: Sequence[int] | str, input_size: int, code_dim: int) -> list[int]:
+    """``hidden_dims``, or for ``auto`` two widths evenly spaced between the input size and the
+    code size, so the default model grows with its data: 64 inputs and a 16-unit code give 48 and
+    32 (the widths aebench used on digits), 784 inputs give 528 and 272."""
+    if not isinstance(hidden_dims, str) or hidden_dims != AUTO:
+        return require_widths("hidden_dims", hidden_dims)
+    step = (input_size - code_dim) / 3
+    return [max(1, round(input_size - step * layer)) for layer in (1, 2)]
 
 
 class TiedLinear(nn.Module):

@@ -11,7 +11,7 @@ from torch import nn
 
 from aebench.errors import require, require_int, require_widths
 from aebench.models.autoencoder import Autoencoder
-from aebench.models.layers import TiedLinear
+from aebench.models.layers import AUTO, TiedLinear, hidden_widths
 from aebench.models.registry import register_model
 from aebench.ops.activations import make_activation, require_activation
 
@@ -90,7 +90,7 @@ def overcomplete(input_shape: Sequence[int], code_dim: int | None = None, activa
 
 
 @register_model(code_activation="code_activation")
-def deep(input_shape: Sequence[int], code_dim: int = 16, hidden_dims: Sequence[int] = (48, 32),
+def deep(input_shape: Sequence[int], code_dim: int = 16, hidden_dims: Sequence[int] | str = AUTO,
          decoder_dims: Sequence[int] | None = None, activation: str = "relu", code_activation: str = "sigmoid",
          tied_weights: bool = False, **training) -> Autoencoder:
     """Hidden layers of ``hidden_dims`` before the code; the decoder mirrors them unless
@@ -98,7 +98,7 @@ def deep(input_shape: Sequence[int], code_dim: int = 16, hidden_dims: Sequence[i
     require_int("code_dim", code_dim, minimum=1)
     require_activation("activation", activation)
     require_activation("code_activation", code_activation)
-    require_widths("hidden_dims", hidden_dims)
+    hidden_dims = hidden_widths(hidden_dims, math.prod(input_shape), code_dim)
     mirrored = list(reversed(hidden_dims))
     decoder_dims = mirrored if decoder_dims is None else require_widths("decoder_dims", decoder_dims)
     require(not tied_weights or decoder_dims == mirrored, "tied_weights", tied_weights,

@@ -16,9 +16,9 @@ from typing import Any, Mapping, Sequence
 
 from torch import nn
 
-from aebench.errors import require, require_int, require_widths
+from aebench.errors import require, require_int
 from aebench.models.autoencoder import Autoencoder
-from aebench.models.layers import TiedLinear
+from aebench.models.layers import AUTO, TiedLinear, hidden_widths
 from aebench.models.registry import register_model
 from aebench.needs import Facts, Need
 from aebench.ops.activations import make_activation, require_activation
@@ -33,7 +33,8 @@ def stage_facts(options: Mapping[str, Any], facts: Facts) -> list[Facts]:
     """What each layer-wise pretraining stage presents to the regularizers: stage l (from 0) is a shallow
     autoencoder whose code is hidden layer l + 1 (its activation) and, from l = 1, whose input is the
     codes of layer l: unbounded values as far as a corruption knows (``StackedAutoencoder.stage``)."""
-    widths, stages = list(options["hidden_dims"]), []
+    widths = hidden_widths(options["hidden_dims"], math.prod(facts.sample_shape), options["code_dim"])
+    stages = []
     for index in range(len(widths) + 1):
         last = index == len(widths)
         stages.append(replace(
@@ -79,13 +80,13 @@ class StackedAutoencoder(Autoencoder):
 
 
 @register_model(code_activation="code_activation", needs=STACKED_NEEDS, stage_facts=stage_facts)
-def stacked(input_shape: Sequence[int], code_dim: int = 16, hidden_dims: Sequence[int] = (48, 32),
+def stacked(input_shape: Sequence[int], code_dim: int = 16, hidden_dims: Sequence[int] | str = AUTO,
             activation: str = "sigmoid", code_activation: str = "sigmoid", tied_weights: bool = False,
             pretrain_epochs: int = 10, **training) -> StackedAutoencoder:
     """A deep autoencoder with a mirrored decoder, pretrained layer by layer for ``pretrain_epochs``
     each, then fine-tuned end to end."""
     require_int("code_dim", code_dim, minimum=1)
-    require_widths("hidden_dims", hidden_dims)
+    hidden_dims = hidden_widths(hidden_dims, math.prod(input_shape), code_dim)
     require_activation("activation", activation)
     require_activation("code_activation", code_activation)
     require_int("pretrain_epochs", pretrain_epochs, minimum=0)

@@ -4,15 +4,17 @@ from __future__ import annotations
 import pandas as pd
 
 from aebench.report.collect import ReportData
+from aebench.report.stats import TEST
 from aebench.report.table import Leaderboard
 
 
 def markdown_table(board: Leaderboard) -> str:
-    header = [board.key_label(k) for k in board.keys] + ["n"] + [c.heading for c in board.columns]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(board.keys) + "---:|" + "---:|" * len(board.columns)]
+    header = [board.key_label(k) for k in board.keys] + ["n", "vs best"] + [c.heading for c in board.columns]
+    lines = ["| " + " | ".join(header) + " |",
+             "|" + "---|" * len(board.keys) + "---:|---|" + "---:|" * len(board.columns)]
     for position in range(len(board.rows)):
         row = board.rows.iloc[position]
-        cells = [str(row[key]) for key in board.keys] + [str(row["n"])]
+        cells = [str(row[key]) for key in board.keys] + [str(row["n"]), str(row["vs_best"])]
         for column in board.columns:
             text = board.cell(position, column)
             cells.append(f"**{text}**" if board.best.get(column.metric) == position else text)
@@ -30,7 +32,9 @@ METHOD = ("Each run is tested with the weights of its epoch of lowest validation
           "window of 11 x 11 pixels (sigma 1.5), or the largest odd window that fits a smaller image (7 x 7 and "
           "sigma 0.95 on 8 x 8 digits), over the positions where it lies inside the image. The contractive "
           "penalty is exact for fully connected encoders and, unless a run sets regularizer.projections, "
-          "estimated from one random projection a step for convolutional ones.")
+          "estimated from one random projection a step for convolutional ones. The hidden widths of deep and "
+          "stacked follow the input (model.hidden_dims=auto: two layers evenly spaced between the input size and "
+          "the code size, 48 and 32 for 64 inputs and a 16-unit code); a row's code size is in its own column.")
 
 
 def tuning_text(data: ReportData, board: Leaderboard) -> str:
@@ -47,8 +51,10 @@ def tuning_text(data: ReportData, board: Leaderboard) -> str:
 
 def markdown(data: ReportData, boards: list[Leaderboard]) -> str:
     parts = [f"# aebench leaderboard: {data.name}", "",
-             "Mean ± sample standard deviation over seeds (n runs); the best value of each column in bold "
-             "(baselines' columns unmarked); - where a run has no such metric.", "", METHOD]
+             "Mean ± sample standard deviation over seeds (n runs; the CSV adds each mean's 95 % Student-t "
+             "interval); the best value of each column in bold (baselines' columns unmarked); - where a run has "
+             f"no such metric. vs best: each row against the best autoencoder row of its code size on the ranking metric ({TEST}; "
+             "- where a row has one run).", "", METHOD]
     for board in boards:
         parts += ["", f"## {board.title}", "", f"Ranked by {board.rank_by.label}. {tuning_text(data, board)}".strip(),
                   "", markdown_table(board)]
@@ -84,7 +90,11 @@ def _latex_cell(board: Leaderboard, position: int, column) -> str:
     if text == "-":
         return "--"
     math_text = latex_escape(text).replace(",", "{,}").replace(" ± ", r" \pm ")
-    return rf"$\mathbf{{{math_text}}}$" if board.best.get(column.metric) == position else f"${math_text}$"
+    if board.best.get(column.metric) == position:
+        return rf"$\mathbf{{{math_text}}}$"
+    if column.metric == board.rank_by.metric and board.rows.iloc[position]["vs_best"] == "tied":
+        return rf"\underline{{${math_text}$}}"
+    return f"${math_text}$"
 
 
 def latex(data: ReportData, boards: list[Leaderboard]) -> str:
@@ -97,7 +107,8 @@ def latex(data: ReportData, boards: list[Leaderboard]) -> str:
         lines += [r"\begin{table}[t]", r"\centering",
                   rf"\caption{{aebench on {latex_escape(board.title)}: mean $\pm$ standard deviation over seeds "
                   rf"({latex_escape(data.name)}), ranked by {latex_escape(board.rank_by.label)}; "
-                  r"best of each column in bold. " + latex_escape(tuning_text(data, board)) + "}",
+                  r"best of each column in bold; underlined: tied with the best autoencoder row ("
+                  + latex_escape(TEST) + "). " + latex_escape(tuning_text(data, board)) + "}",
                   rf"\label{{tab:aebench-{latex_escape(board.slug)}}}",
                   r"\resizebox{\linewidth}{!}{%",
                   r"\begin{tabular}{" + "l" * len(board.keys) + "r" * (1 + len(board.columns)) + "}",

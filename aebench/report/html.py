@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import math
 from html import escape
 
 from aebench.report.collect import ReportData
@@ -19,6 +20,7 @@ th { border-bottom: 2px solid #999; background: #f6f6f6; }
 td.key, th.key { text-align: left; }
 tr.baseline td { color: #555; font-style: italic; }
 td.best { font-weight: 700; background: #eaf3ea; }
+td.tied { text-decoration: underline; }
 figure { margin: 1.2rem 0; } figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { font-size: 0.85rem; color: #555; }
 pre { background: #f6f6f6; padding: 0.8rem; overflow-x: auto; }
@@ -27,14 +29,20 @@ pre { background: #f6f6f6; padding: 0.8rem; overflow-x: auto; }
 
 def _table(board: Leaderboard) -> str:
     head = "".join(f'<th class="key">{escape(board.key_label(k))}</th>' for k in board.keys) + "<th>n</th>"
+    head += '<th class="key">vs best</th>'
     head += "".join(f"<th>{escape(c.heading)}</th>" for c in board.columns)
     body = []
     for position in range(len(board.rows)):
         row = board.rows.iloc[position]
         cells = "".join(f'<td class="key">{escape(str(row[k]))}</td>' for k in board.keys) + f"<td>{row['n']}</td>"
+        cells += f'<td class="key">{escape(str(row["vs_best"]))}</td>'
         for column in board.columns:
-            best = ' class="best"' if board.best.get(column.metric) == position else ""
-            cells += f"<td{best}>{escape(board.cell(position, column))}</td>"
+            kind = "best" if board.best.get(column.metric) == position else \
+                "tied" if column.metric == board.rank_by.metric and row["vs_best"] == "tied" else ""
+            marked = f' class="{kind}"' if kind else ""
+            ci = row.get(f"{column.metric}.ci95")
+            hover = f' title="95 % CI: ± {escape(column.text(ci))}"' if ci is not None and not math.isnan(ci) else ""
+            cells += f"<td{marked}{hover}>{escape(board.cell(position, column))}</td>"
         kind = ' class="baseline"' if row["model"] == "pca" else ""
         body.append(f"<tr{kind}>{cells}</tr>")
     return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'

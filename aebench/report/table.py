@@ -10,6 +10,7 @@ from typing import Callable
 import pandas as pd
 
 from aebench.errors import ConfigError
+from aebench.report.stats import ci95_halfwidth, tied_with_best
 from aebench.tasks import TASKS
 
 
@@ -74,7 +75,8 @@ COLUMNS = (
 )
 BY_METRIC = {column.metric: column for column in COLUMNS}
 STANDARD = {column.metric for column in COLUMNS[:12]}  # every run's; the rest are the tasks'
-DENOISE_GAIN = "test/denoise_gain_"  # + the noise level: one column per level a run logged
+DENOISE_GAIN = "test/denoise_gain_"
+CODE_SIZE = "model/code_dim"  # + the noise level: one column per level a run logged
 
 
 def column_of(metric: str) -> Column | None:
@@ -209,8 +211,12 @@ def leaderboards(runs: pd.DataFrame, rank_by: str | None = None) -> list[Leaderb
             values = grouped[f"metrics.{column.metric}"]
             rows[column.metric] = values.mean().values
             rows[f"{column.metric}.std"] = values.std(ddof=1).values  # NaN for a single run
-        rows = rows.sort_values(order.metric, ascending=not order.higher_is_better, na_position="last",
-                                kind="stable").reset_index(drop=True)
+            rows[f"{column.metric}.ci95"] = values.agg(ci95_halfwidth).values
+        ranked_runs = grouped[f"metrics.{order.metric}"].agg(list).values
+        rows = rows.assign(_ranked=ranked_runs).sort_values(order.metric, ascending=not order.higher_is_better,
+                                                            na_position="last", kind="stable").reset_index(drop=True)
+        rows["vs_best"] = versus_best(rows, order)
+        rows = rows.drop(columns="_ranked")
         best = {}
         for column in present:
             means = rows[column.metric]
@@ -219,6 +225,20 @@ def leaderboards(runs: pd.DataFrame, rank_by: str | None = None) -> list[Leaderb
         boards.append(Leaderboard(dataset, keys, rows, present, best, order, task,
                                   None if isinstance(selection, float) else selection))
     return boards
+
+
+def versus_best(rows: pd.DataFrame, order: Column) -> list[str]:
+    """Each row against the best autoencoder row of its code size on the ranking metric
+    (``aebench.report.stats``): a 128-unit code is not compared with a 16-unit one; ``baseline``
+    for PCA's rows."""
+    sizes = rows[CODE_SIZE] if CODE_SIZE in rows else pd.Series([0] * len(rows))
+    found: dict[int, str] = {}
+    for size in sizes.dropna().unique():
+        compared = [i for i in range(len(rows)) if rows["model"].iloc[i] != "pca" and sizes.iloc[i] == size
+                    and not math.isnan(rows[order.metric].iloc[i])]
+        if compared:  # rows are ranked: the first of a size is its best
+            found.update(zip(compared, tied_with_best([rows["_ranked"].iloc[i] for i in compared], 0)))
+    return ["baseline" if rows["model"].iloc[i] == "pca" else found.get(i, "-") for i in range(len(rows))]
 
 
 def by_selection(runs: pd.DataFrame) -> pd.DataFrame:

@@ -162,8 +162,8 @@ class RunPlan:
         return {} if best is None else best.summary()
 
     def params(self) -> dict:
-        """The run's MLflow params: its resolved config, with the model's real code size."""
-        return self.spec.params(code_dim=self.model.code_dim)
+        """The run's MLflow params: its resolved config, with the model's real code size and widths."""
+        return self.spec.params(code_dim=self.model.code_dim, hidden_dims=self.model.architecture.get("hidden_dims"))
 
 
 def training_path(spec: ConfigOrSpec, model: Autoencoder, datamodule: AutoencoderDataModule) -> TrainingPath:

@@ -192,9 +192,10 @@ class RunSpec:
         task = "" if self.task.name == "reconstruct" else f"-{self.task.name}"
         return f"{self.dataset.name}-{self.model.name}-{self.regularizer.label}{task}-s{self.seed}"
 
-    def params(self, code_dim: int | None = None) -> dict[str, Any]:
+    def params(self, code_dim: int | None = None, hidden_dims: list[int] | None = None) -> dict[str, Any]:
         """``{"model.code_dim": 16, ...}``: the resolved config flattened, for MLflow params, with the
-        model's real code size where the config leaves it to the model (``code_dim: null``)."""
+        model's real code size and widths where the config leaves them to the model (``code_dim: null``,
+        ``hidden_dims: auto``)."""
         flat: dict[str, Any] = {}
 
         def walk(node: Any, prefix: str) -> None:
@@ -207,6 +208,8 @@ class RunSpec:
         walk(self.config, "")
         if code_dim is not None:
             flat["model.code_dim"] = code_dim
+        if hidden_dims is not None and flat.get("model.hidden_dims") == "auto":
+            flat["model.hidden_dims"] = hidden_dims
         return flat
 
     def value(self, key: str) -> Any:

@@ -48,6 +48,12 @@ class SweepCallback(Callback):
             sys.exit(1)
 
     def _open(self, config: DictConfig) -> None:
+        seeds = config.sweep.seeds
+        require(isinstance(seeds, int) and not isinstance(seeds, bool) and seeds >= 1, "sweep.seeds", seeds,
+                "an integer >= 1 (the seeds 0 .. n-1 each combination trains)")
+        trials = (config.sweep.get("tune") or {}).get("trials") or 0
+        require(isinstance(trials, int) and not isinstance(trials, bool) and trials >= 0, "sweep.tune.trials", trials,
+                "an integer >= 0 (0: no tuning)")
         strategy = str(config.trainer.strategy)
         require(not strategy.startswith("ddp"), "trainer.strategy", strategy,
                 "auto in a sweep: a sweep runs one job per device; data parallelism (trainer=ddp) is for one large run")
@@ -75,8 +81,9 @@ class SweepCallback(Callback):
                                                                  "reason": job.skip_reason} for job in skipped}.values())
         store.client.log_text(self.state.parent_run_id, json.dumps(listed, indent=1), "skipped.json")
         store.client.set_tag(self.state.parent_run_id, "sweep.skipped", str(len(skipped)))
+        what = "trials" if tuned(config) else "combinations"
         print(f"[sweep {name}] sweep_id {identity}, parent run {self.state.parent_run_id}: {len(self.jobs)} "
-              f"combinations, {len(to_train)} to train, {len(self.jobs) - len(skipped) - len(to_train)} already "
+              f"{what}, {len(to_train)} to train, {len(self.jobs) - len(skipped) - len(to_train)} already "
               f"finished, {len(skipped)} skipped by rules" + (f", {killed} stale runs marked KILLED" if killed else ""),
               flush=True)
 
