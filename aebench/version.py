@@ -24,3 +24,25 @@ def git_commit() -> str:
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return head + ("-dirty" if changes else "")
+
+
+def machine() -> dict[str, str]:
+    """What a result was measured on, for a report's provenance: processor and its cores, the
+    GPUs (none, or their names), and the versions of the libraries that trained it."""
+    import os
+    import platform
+    from importlib.metadata import version as installed
+
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        model = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                 if line.startswith("model name")]
+        cpu = model[0] if model else cpu
+    except OSError:
+        pass
+    gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
+    libraries = ", ".join(f"{name} {installed(name)}" for name in ("torch", "lightning", "mlflow", "hydra-core"))
+    return {"hardware": f"{cpu}, {os.cpu_count()} cores; GPUs: {', '.join(gpus) if gpus else 'none'}",
+            "python": platform.python_version(), "libraries": libraries}

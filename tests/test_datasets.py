@@ -260,3 +260,22 @@ def test_patches_are_split_by_region_so_no_pixel_is_in_two_splits():
         top, left = where.top[index], where.left[index]
         crop = photos[where.photo[index]][top:top + 16, left:left + 16].transpose(2, 0, 1)
         assert np.array_equal(arrays.x[index].numpy(), crop)
+
+
+def test_data_root_and_its_environment_variable_reach_every_file_backed_dataset(monkeypatch):
+    from hydra import compose, initialize_config_dir
+
+    from aebench.config import config_dir
+    from aebench.sweep.keys import run_key
+
+    def composed(*overrides):
+        with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+            return compose("config", overrides=list(overrides))
+
+    monkeypatch.delenv("AEBENCH_DATA", raising=False)
+    assert composed("dataset=mnist").dataset.root == "data"
+    for name in ("mnist", "fashion_mnist", "kmnist", "cifar10"):
+        assert composed(f"dataset={name}", "data_root=/shared/datasets").dataset.root == "/shared/datasets"
+    monkeypatch.setenv("AEBENCH_DATA", "/from/the/environment")
+    assert composed("dataset=kmnist").dataset.root == "/from/the/environment"
+    assert run_key(composed("data_root=/a")) == run_key(composed("data_root=/b"))  # digits reads no files: same run

@@ -188,3 +188,9 @@ def test_rows_are_never_merged_over_a_regularizer_setting_and_show_code_size_and
     assert epochs["undercomplete"] == 2 and epochs["stacked"] == 2 + 3 * 10  # three layers pretrained 10 epochs each
     report = (report_folder(tmp_path, parent) / "leaderboard.md").read_text()
     assert "| code size ↓ |" not in report and "code size" in report
+    provenance = report[report.index("## Provenance and citing"):]
+    for line in ("sweep_id: " + parent.data.tags["sweep_id"], "hardware: ", " cores; GPUs: ", "libraries: torch ",
+                 f"parent run {parent.info.run_id}", "@software{aebench,"):
+        assert line in provenance, line
+    latex = (report_folder(tmp_path, parent) / "leaderboard.tex").read_text()
+    assert "% libraries: torch " in latex and r"\underline{" not in latex.split("% libraries")[0]

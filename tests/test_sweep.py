@@ -173,3 +173,15 @@ def test_vectorised_seeds_in_a_sweep_are_the_same_runs(tmp_path):
     assert vectorised == {("undercomplete", "none"), ("undercomplete", "contractive"), ("conv", "none")}
     again = aebench(tmp_path, *grid)  # one job per seed now: the same runs, so nothing to train
     assert again.returncode == 0 and "0 to train, 8 already finished" in again.stdout
+
+
+def test_one_data_root_serves_every_file_backed_dataset_of_a_sweep(tmp_path):
+    from datafiles import write_mnist
+
+    write_mnist(tmp_path / "files" / "mnist", n_train=120, n_test=30)
+    done = aebench(tmp_path, "+sweep=quick", "sweep.datasets=[digits,mnist]", "sweep.models=[linear]",
+                   "sweep.regularizers=[none]", "sweep.seeds=1", "trainer.max_epochs=1", f"data_root={tmp_path / 'files'}")
+    assert done.returncode == 0, done.stderr
+    trained = {r.data.tags["dataset"]: r for r in runs(tmp_path)}
+    assert sorted(trained) == ["digits", "mnist"]
+    assert trained["mnist"].data.params["dataset.root"] == str(tmp_path / "files")

@@ -66,12 +66,16 @@ def _skipped(store: TrackingStore, parents: list[Run]) -> list[tuple[str, str]]:
     return sorted(listed)
 
 
-def _cite(parent: Run) -> dict[str, str]:
+def _cite(parent: Run, experiment: str) -> dict[str, str]:
     tags = parent.data.tags
     started = datetime.fromtimestamp(parent.info.start_time / 1000, tz=timezone.utc)
-    return {"sweep_id": tags.get("sweep_id", "-"), "date": started.strftime("%Y-%m-%d"),
-            "aebench version": tags.get("aebench.version", "-"), "git commit": tags.get("aebench.git_commit", "-"),
-            "command": tags.get("sweep.command", "-")}
+    commit = tags.get("aebench.git_commit", "-")
+    if commit.endswith("-dirty"):
+        commit = commit.removesuffix("-dirty") + " with uncommitted changes"
+    return {"sweep_id": tags.get("sweep_id", "-"), "date": started.strftime("%Y-%m-%d %H:%M UTC"),
+            "aebench version": tags.get("aebench.version", "-"), "git commit": commit,
+            "command": tags.get("sweep.command", "-"), "MLflow": f"experiment '{experiment}', parent run {parent.info.run_id}",
+            **{key: tags[f"sweep.{key}"] for key in ("hardware", "python", "libraries") if f"sweep.{key}" in tags}}
 
 
 def collect(store: TrackingStore, sweep_id: str | None = None, whole_experiment: bool = False) -> ReportData:
@@ -102,5 +106,5 @@ def collect(store: TrackingStore, sweep_id: str | None = None, whole_experiment:
     runs, failed = _counted(search_all(store, f"tags.mlflow.parentRunId = '{parent.info.run_id}'"))
     chosen = store.read_json(parent.info.run_id, "selection.json")  # a tuned sweep's (aebench.sweep.tuning)
     return ReportData(f"sweep {parent.data.tags.get('sweep.name', '')} {identity}".replace("  ", " "), identity,
-                      runs, failed, _skipped(store, [parent]), _cite(parent), parent.info.run_id,
+                      runs, failed, _skipped(store, [parent]), _cite(parent, store.experiment_name), parent.info.run_id,
                       None if chosen is None else chosen["protocol"])

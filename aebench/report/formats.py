@@ -26,6 +26,20 @@ def cite_lines(data: ReportData) -> list[str]:
     return [f"{key}: {value}" for key, value in data.cite.items()]
 
 
+HOW_TO_CITE = ("Quote a number with its n and its table's protocol (the paragraphs above and the table's "
+               "caption), and name the sweep by its sweep_id and aebench version and commit: the command below "
+               "re-runs it (a finished run is never trained again), and the MLflow parent run holds every run "
+               "behind every cell.")
+
+
+def bibtex(data: ReportData) -> str:
+    version, commit = data.cite.get("aebench version", "-"), data.cite.get("git commit", "-")
+    year = data.cite.get("date", "-")[:4]
+    return "\n".join(["@software{aebench,", "  title = {aebench: a benchmarking suite for autoencoders},",
+                      f"  version = {{{version}}},", f"  note = {{commit {commit}; sweep {data.cite.get('sweep_id', '-')}}},",
+                      f"  year = {{{year}}},", "}"])
+
+
 # how every number of a report was obtained, beside the tables
 METHOD = ("Each run is tested with the weights of its epoch of lowest validation loss (the clean reconstruction "
           "objective, without penalties; the test split is never used to choose). SSIM averages a Gaussian "
@@ -60,7 +74,8 @@ def markdown(data: ReportData, boards: list[Leaderboard]) -> str:
                   "", markdown_table(board)]
     parts += ["", f"## Skipped ({len(data.skipped)})", ""] + [f"- {label}: {reason}" for label, reason in data.skipped]
     parts += ["", f"## Failed ({len(data.failed)})", ""] + [f"- {label}: {reason}" for label, reason in data.failed]
-    parts += ["", "## Cite this", "", "```"] + cite_lines(data) + ["```", ""]
+    parts += ["", "## Provenance and citing", "", HOW_TO_CITE, "", "```"] + cite_lines(data) + ["```", "",
+              "```bibtex", bibtex(data), "```", ""]
     return "\n".join(parts)
 
 
@@ -70,6 +85,8 @@ def csv(boards: list[Leaderboard]) -> str:
         frame = board.rows.copy()
         frame.insert(0, "dataset", board.dataset)
         frame.insert(1, "task", board.task)
+        if board.selection is not None:
+            frame.insert(2, "tuned_for", board.selection)
         frames.append(frame.rename(columns={k: board.key_label(k) for k in board.keys}))
     return pd.concat(frames, ignore_index=True).to_csv(index=False) if frames else ""
 
@@ -99,7 +116,8 @@ def _latex_cell(board: Leaderboard, position: int, column) -> str:
 
 def latex(data: ReportData, boards: list[Leaderboard]) -> str:
     lines = [f"% aebench leaderboard: {latex_escape(data.name)}",
-             r"% needs \usepackage{booktabs} and \usepackage{graphicx}; \input{leaderboard.tex}", ""]
+             r"% needs \usepackage{booktabs} and \usepackage{graphicx}; \input{leaderboard.tex}"]
+    lines += [f"% {latex_escape(line)}" for line in cite_lines(data)] + [""]
     for board in boards:
         arrows = [latex_escape(c.label) + ("" if c.describes_row else f" ${UP if c.higher_is_better else DOWN}$")
                   for c in board.columns]

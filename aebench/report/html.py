@@ -6,7 +6,7 @@ import math
 from html import escape
 
 from aebench.report.collect import ReportData
-from aebench.report.formats import METHOD, cite_lines, tuning_text
+from aebench.report.formats import HOW_TO_CITE, METHOD, bibtex, cite_lines, tuning_text
 from aebench.report.table import Leaderboard
 
 STYLE = """
@@ -80,7 +80,8 @@ def page(data: ReportData, boards: list[Leaderboard], figures: dict[str, dict[st
         parts += [_figure(name, png) for name, png in figures.get(board.slug, {}).items()]
     parts += [f"<h2>Skipped ({len(data.skipped)})</h2>", _items(data.skipped),
               f"<h2>Failed ({len(data.failed)})</h2>", _items(data.failed),
-              "<h2>Cite this</h2>", f"<pre>{escape(chr(10).join(cite_lines(data)))}</pre>"]
+              "<h2>Provenance and citing</h2>", f"<p>{escape(HOW_TO_CITE)}</p>",
+              f"<pre>{escape(chr(10).join(cite_lines(data)))}</pre>", f"<pre>{escape(bibtex(data))}</pre>"]
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>aebench leaderboard: {escape(data.name)}</title><style>{STYLE}</style></head>"
             f"<body>{''.join(parts)}</body></html>\n")

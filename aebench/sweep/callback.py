@@ -23,6 +23,7 @@ from aebench.sweep.state import SweepState
 from aebench.sweep.summary import summarize
 from aebench.sweep.tuning import final_jobs, first_launch, load_selection, tuned
 from aebench.tracking import open_store
+from aebench.version import machine
 
 
 class SweepCallback(Callback):
@@ -62,7 +63,9 @@ class SweepCallback(Callback):
         identity = sweep_id(job.run_key for job in self.jobs)
         name = config.sweep.name
         command = "python -m aebench " + " ".join(sys.argv[1:])
-        self.state = SweepState.open(store, identity, name, tags={"sweep.name": name, "sweep.command": command},
+        provenance = {f"sweep.{key}": value for key, value in machine().items()}
+        self.state = SweepState.open(store, identity, name, tags={"sweep.name": name, "sweep.command": command,
+                                                                  **provenance},
                                      params={"sweep.jobs": len(self.jobs)})
         killed = self.state.kill_stale_children()
         done = set() if config.sweep.rerun else self.state.finished_run_keys()

@@ -18,6 +18,7 @@ EXECUTION_ONLY = {
     "tracking": None,  # every field
     "sweep": None,
     "hydra": None,
+    "data_root": None,  # where dataset files are found (each dataset's root repeats it)
     "trainer": ("progress_bar", "accelerator", "devices", "strategy", "threads", "fast"),
 }
 
