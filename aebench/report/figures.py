@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import tempfile
+from typing import NamedTuple
 
 import matplotlib
 
@@ -22,14 +23,24 @@ BASELINE_COLOUR, MODEL_COLOUR = "#444444", "#3b6ea8"
 TOP = 3  # rows whose reconstructions are shown
 
 
-def _png(figure) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+class Drawn(NamedTuple):
+    """One figure: PNG for the HTML page and the MLflow UI, PDF (vector) for papers."""
+    png: bytes
+    pdf: bytes
+
+
+def _png(figure) -> Drawn:
+    drawn = {}
+    for kind in ("png", "pdf"):
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format=kind, dpi=110, bbox_inches="tight", metadata={"CreationDate": None}
+                       if kind == "pdf" else None)
+        drawn[kind] = buffer.getvalue()
     plt.close(figure)
-    return buffer.getvalue()
+    return Drawn(**drawn)
 
 
-def ranking_bars(board: Leaderboard) -> bytes:
+def ranking_bars(board: Leaderboard) -> Drawn:
     column = board.rank_by
     rows = board.rows
     labels = [board.row_label(i) for i in range(len(rows))]
@@ -52,7 +63,7 @@ def board_runs(board: Leaderboard, runs: pd.DataFrame) -> pd.DataFrame:
     return runs[(runs["dataset"] == board.dataset) & (tasks == board.task)]
 
 
-def psnr_by_code_size(board: Leaderboard, runs: pd.DataFrame) -> bytes | None:
+def psnr_by_code_size(board: Leaderboard, runs: pd.DataFrame) -> Drawn | None:
     """PSNR (mean over seeds) against the code size, a line per model x regularizer, PCA dashed."""
     members = board_runs(board, runs)
     if "metrics.test/psnr" not in members or "metrics.model/code_dim" not in members:
@@ -83,7 +94,7 @@ def best_run(board: Leaderboard, runs: pd.DataFrame, position: int) -> pd.Series
     return ordered.iloc[0]
 
 
-def reconstructions(board: Leaderboard, runs: pd.DataFrame, store: TrackingStore) -> bytes | None:
+def reconstructions(board: Leaderboard, runs: pd.DataFrame, store: TrackingStore) -> Drawn | None:
     """The reconstruction grids (originals above reconstructions) of the best runs of the top rows."""
     shown = []
     with tempfile.TemporaryDirectory() as folder:
@@ -105,7 +116,7 @@ def reconstructions(board: Leaderboard, runs: pd.DataFrame, store: TrackingStore
     return _png(figure)
 
 
-def code_maps(board: Leaderboard, runs: pd.DataFrame, store: TrackingStore) -> bytes | None:
+def code_maps(board: Leaderboard, runs: pd.DataFrame, store: TrackingStore) -> Drawn | None:
     """The test codes of the best autoencoder run, and of PCA where present, on two principal components."""
     picks = []
     autoencoders = [i for i in range(len(board.rows)) if board.rows.iloc[i]["model"] != "pca"]
@@ -136,7 +147,7 @@ def code_maps(board: Leaderboard, runs: pd.DataFrame, store: TrackingStore) -> b
 RATE, QUANTISED, PCA_QUANTISED = "metrics.test/bpp", "metrics.test/compress_psnr", "metrics.test/pca_compress_psnr"
 
 
-def rate_distortion(board: Leaderboard, runs: pd.DataFrame, store: TrackingStore) -> bytes | None:
+def rate_distortion(board: Leaderboard, runs: pd.DataFrame, store: TrackingStore) -> Drawn | None:
     """Compression: PSNR against bits per pixel, a line per model x regularizer over its rates (code
     sizes, bits), PCA with the same quantisation dashed, and JPEG's curve (``jpeg_curve.json``) dotted."""
     members = board_runs(board, runs)
@@ -169,8 +180,8 @@ def rate_distortion(board: Leaderboard, runs: pd.DataFrame, store: TrackingStore
     return _png(figure)
 
 
-def figures(board: Leaderboard, runs: pd.DataFrame, store: TrackingStore) -> dict[str, bytes]:
-    """File name -> PNG bytes of every figure this table's data allow."""
+def figures(board: Leaderboard, runs: pd.DataFrame, store: TrackingStore) -> dict[str, Drawn]:
+    """File name (``.png``; the PDF's is the same with ``.pdf``) -> every figure this table's data allow."""
     made = {f"ranking_{board.slug}.png": ranking_bars(board),
             f"reconstructions_{board.slug}.png": reconstructions(board, runs, store),
             f"codes_{board.slug}.png": code_maps(board, runs, store)}

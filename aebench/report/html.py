@@ -6,6 +6,7 @@ import math
 from html import escape
 
 from aebench.report.collect import ReportData
+from aebench.report.figures import Drawn
 from aebench.report.formats import HOW_TO_CITE, METHOD, bibtex, cite_lines, tuning_text
 from aebench.report.table import Leaderboard
 
@@ -70,14 +71,14 @@ def _items(pairs: list[tuple[str, str]]) -> str:
     return "<ul>" + "".join(f"<li>{escape(label)}: {escape(reason)}</li>" for label, reason in pairs) + "</ul>"
 
 
-def page(data: ReportData, boards: list[Leaderboard], figures: dict[str, dict[str, bytes]]) -> str:
+def page(data: ReportData, boards: list[Leaderboard], figures: dict[str, dict[str, Drawn]]) -> str:
     parts = [f"<h1>aebench leaderboard: {escape(data.name)}</h1>",
              "<p>Mean ± sample standard deviation over seeds (n runs); the best value of each column highlighted "
              "(baselines' columns unmarked); - where a run has no such metric.</p>", f"<p>{escape(METHOD)}</p>"]
     for board in boards:
         parts += [f"<h2>{escape(board.title)}</h2>",
                   f"<p>Ranked by {escape(board.rank_by.label)}. {escape(tuning_text(data, board))}</p>", _table(board)]
-        parts += [_figure(name, png) for name, png in figures.get(board.slug, {}).items()]
+        parts += [_figure(name, drawn.png) for name, drawn in figures.get(board.slug, {}).items()]
     parts += [f"<h2>Skipped ({len(data.skipped)})</h2>", _items(data.skipped),
               f"<h2>Failed ({len(data.failed)})</h2>", _items(data.failed),
               "<h2>Provenance and citing</h2>", f"<p>{escape(HOW_TO_CITE)}</p>",

@@ -27,8 +27,9 @@ def render_report(store: TrackingStore, sweep_id: str | None = None, whole_exper
     (folder / "leaderboard.tex").write_text(formats.latex(data, boards))
     (folder / "leaderboard.html").write_text(page(data, boards, drawn))
     for made in drawn.values():
-        for name, png in made.items():
-            (folder / name).write_bytes(png)
+        for name, drawn in made.items():
+            (folder / name).write_bytes(drawn.png)
+            (folder / name).with_suffix(".pdf").write_bytes(drawn.pdf)
     if data.parent_run_id is not None:
         store.client.log_artifacts(data.parent_run_id, str(folder), "report")
     return folder
