@@ -1,6 +1,7 @@
 """The leaderboard report, from a real sweep's MLflow store only."""
 import json
 import re
+import shlex
 import shutil
 import socket
 import subprocess
@@ -193,5 +194,18 @@ def test_rows_are_never_merged_over_a_regularizer_setting_and_show_code_size_and
     for line in ("sweep_id: " + parent.data.tags["sweep_id"], "hardware: ", " cores; GPUs: ", "libraries: torch ",
                  f"parent run {parent.info.run_id}", "@software{aebench,"):
         assert line in provenance, line
+    row = autoencoders[(autoencoders["model"] == "undercomplete")
+                       & (autoencoders["regularizer.weight"].astype(float) == 0.1)].iloc[0]
+    assert " seed=0,1 " in row["command"] and "regularizer.weight=0.1" in row["command"]
+    again = tmp_path / "again"
+    again.mkdir()
+    rerun = aebench(again, *shlex.split(row["command"])[3:])  # the row's command, in a new folder
+    assert rerun.returncode == 0, rerun.stderr
+    (rerun_parent,) = runs(again, "sweep")
+    rerun_table = pd.read_csv(report_folder(again, rerun_parent) / "leaderboard.csv")
+    (same,) = [r for _, r in rerun_table.iterrows() if r["model"] == "undercomplete"]
+    assert same["n"] == 2 and same["test/psnr"] == row["test/psnr"]  # the same numbers, bit for bit on the CPU
+    html = (report_folder(tmp_path, parent) / "leaderboard.html").read_text()
+    assert "#/experiments/" in html and "/runs/" in html and "<code>python -m aebench +sweep=quick" in html
     latex = (report_folder(tmp_path, parent) / "leaderboard.tex").read_text()
     assert "% libraries: torch " in latex and r"\underline{" not in latex.split("% libraries")[0]

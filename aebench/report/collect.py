@@ -23,6 +23,7 @@ class ReportData:
     cite: dict[str, str] = field(default_factory=dict)
     parent_run_id: str | None = None
     tuning: dict | None = None     # a tuned sweep's protocol (aebench.sweep.tuning.protocol)
+    run_link: str = ""             # a run's page in the MLflow UI: run_link.format(run_id=...)
 
 
 def run_label(tags: dict[str, str]) -> str:
@@ -30,7 +31,8 @@ def run_label(tags: dict[str, str]) -> str:
     return tags.get("aebench.label", fallback)
 
 
-TUNING_TAGS = {"sweep.stage": "stage", "sweep.selected_for": "selected_for", "sweep.hyperparameters": "hyperparameters"}
+TUNING_TAGS = {"sweep.stage": "stage", "sweep.selected_for": "selected_for", "sweep.hyperparameters": "hyperparameters",
+               "aebench.reproduce": "reproduce"}
 
 
 def _row(run: Run) -> dict:
@@ -105,6 +107,8 @@ def collect(store: TrackingStore, sweep_id: str | None = None, whole_experiment:
     identity = parent.data.tags["sweep_id"]
     runs, failed = _counted(search_all(store, f"tags.mlflow.parentRunId = '{parent.info.run_id}'"))
     chosen = store.read_json(parent.info.run_id, "selection.json")  # a tuned sweep's (aebench.sweep.tuning)
+    server = store.uri if store.uri.startswith(("http://", "https://")) else "http://127.0.0.1:5000"  # mlflow ui's
+    link = f"{server.rstrip('/')}/#/experiments/{store.experiment_id}/runs/{{run_id}}"
     return ReportData(f"sweep {parent.data.tags.get('sweep.name', '')} {identity}".replace("  ", " "), identity,
                       runs, failed, _skipped(store, [parent]), _cite(parent, store.experiment_name), parent.info.run_id,
-                      None if chosen is None else chosen["protocol"])
+                      None if chosen is None else chosen["protocol"], link)

@@ -8,7 +8,7 @@ from html import escape
 from aebench.report.collect import ReportData
 from aebench.report.figures import Drawn
 from aebench.report.formats import HOW_TO_CITE, METHOD, bibtex, cite_lines, tuning_text
-from aebench.report.table import Leaderboard
+from aebench.report.table import MISSING, Leaderboard
 
 STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto; max-width: 78rem;
@@ -28,10 +28,19 @@ pre { background: #f6f6f6; padding: 0.8rem; overflow-x: auto; }
 """
 
 
-def _table(board: Leaderboard) -> str:
+def _provenance_cells(data: ReportData, row) -> str:
+    """Links to the row's runs in the MLflow UI and the command that re-runs it."""
+    links = " ".join(f'<a href="{escape(data.run_link.format(run_id=run_id))}">{number}</a>'
+                     for number, run_id in enumerate(row["run_ids"], 1))
+    command = row.get("command", MISSING) or MISSING
+    return f'<td class="key">{links}</td><td class="key"><code>{escape(str(command))}</code></td>'
+
+
+def _table(board: Leaderboard, data: ReportData) -> str:
     head = "".join(f'<th class="key">{escape(board.key_label(k))}</th>' for k in board.keys) + "<th>n</th>"
     head += '<th class="key">vs best</th>'
     head += "".join(f"<th>{escape(c.heading)}</th>" for c in board.columns)
+    head += '<th class="key">MLflow runs</th><th class="key">reproduce</th>'
     body = []
     for position in range(len(board.rows)):
         row = board.rows.iloc[position]
@@ -44,6 +53,7 @@ def _table(board: Leaderboard) -> str:
             ci = row.get(f"{column.metric}.ci95")
             hover = f' title="95 % CI: ± {escape(column.text(ci))}"' if ci is not None and not math.isnan(ci) else ""
             cells += f"<td{marked}{hover}>{escape(board.cell(position, column))}</td>"
+        cells += _provenance_cells(data, row)
         kind = ' class="baseline"' if row["model"] == "pca" else ""
         body.append(f"<tr{kind}>{cells}</tr>")
     return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
@@ -77,7 +87,7 @@ def page(data: ReportData, boards: list[Leaderboard], figures: dict[str, dict[st
              "(baselines' columns unmarked); - where a run has no such metric.</p>", f"<p>{escape(METHOD)}</p>"]
     for board in boards:
         parts += [f"<h2>{escape(board.title)}</h2>",
-                  f"<p>Ranked by {escape(board.rank_by.label)}. {escape(tuning_text(data, board))}</p>", _table(board)]
+                  f"<p>Ranked by {escape(board.rank_by.label)}. {escape(tuning_text(data, board))}</p>", _table(board, data)]
         parts += [_figure(name, drawn.png) for name, drawn in figures.get(board.slug, {}).items()]
     parts += [f"<h2>Skipped ({len(data.skipped)})</h2>", _items(data.skipped),
               f"<h2>Failed ({len(data.failed)})</h2>", _items(data.failed),

@@ -4,6 +4,7 @@ marked (baselines' columns, the same data for every row, are not)."""
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -207,6 +208,8 @@ def leaderboards(runs: pd.DataFrame, rank_by: str | None = None) -> list[Leaderb
         grouped = members.groupby(keys, dropna=False)
         rows = grouped.size().rename("n").reset_index()
         rows["run_ids"] = grouped["run_id"].agg(list).values
+        if "reproduce" in members:
+            rows["command"] = grouped[["reproduce", "seed"]].apply(row_command).values
         for column in present:
             values = grouped[f"metrics.{column.metric}"]
             rows[column.metric] = values.mean().values
@@ -225,6 +228,15 @@ def leaderboards(runs: pd.DataFrame, rank_by: str | None = None) -> list[Leaderb
         boards.append(Leaderboard(dataset, keys, rows, present, best, order, task,
                                   None if isinstance(selection, float) else selection))
     return boards
+
+
+def row_command(runs: pd.DataFrame) -> str:
+    """The command that re-runs a row: its first run's (``aebench.reproduce``) over all the row's seeds."""
+    commands = runs["reproduce"].dropna()
+    if commands.empty:
+        return MISSING
+    seeds = ",".join(sorted({str(seed) for seed in runs["seed"].dropna()}, key=lambda s: (len(s), s)))
+    return re.sub(r"(?<=\s)seed=\S+", f"seed={seeds}", str(commands.iloc[0]))
 
 
 def versus_best(rows: pd.DataFrame, order: Column) -> list[str]:

@@ -63,6 +63,23 @@ def share_the_machine(cfg: DictConfig, lock_dir: Path) -> None:
             cfg.trainer.devices = [claim_slot(lock_dir / "gpus", gpus)]
 
 
+def reproduce_tag(cfg: DictConfig) -> dict[str, str]:
+    """``aebench.reproduce``: the command that re-runs exactly this job: the sweep config and the
+    job's overrides, each key once (Hydra's command-line overrides win over the sweep's axes, so
+    the sweep has this one job); a tuned sweep's job with its values as they are (no tuning)."""
+    chosen: dict[str, str] = {}
+    for override in HydraConfig.get().overrides.task:
+        key = override.partition("=")[0].lstrip("+~")
+        if key not in ("sweep.trial", "sweep.selected_for"):
+            chosen.pop(key, None)
+            chosen[key] = override  # the last one, which Hydra applies
+    if int((cfg.sweep.get("tune") or {}).get("trials") or 0) > 0:
+        chosen["sweep.tune.trials"] = "sweep.tune.trials=0"
+    ordered = sorted(chosen.values(), key=lambda o: not o.startswith("+sweep="))
+    quoted = [f"'{o}'" if any(c in o for c in "[],*'\" $") else o for o in ordered]
+    return {"aebench.reproduce": " ".join(["python -m aebench", *quoted])}
+
+
 def tuning_tags(cfg: DictConfig) -> dict[str, str]:
     """A tuned sweep's runs: ``sweep.stage`` (trial or final), the trial's number or the selections
     that chose the configuration, and the values of the tuned hyperparameters."""
@@ -91,7 +108,8 @@ def run_sweep_job(cfg: DictConfig) -> str:
         spec = RunSpec.of(cfg)
         label = job_label(spec, context.swept)
         result = train(spec, parent_run_id=context.parent_run_id,
-                       tags={"run_key": key, "sweep_id": context.sweep_id, "aebench.label": label, **tuning_tags(cfg)})
+                       tags={"run_key": key, "sweep_id": context.sweep_id, "aebench.label": label, **tuning_tags(cfg),
+                             **reproduce_tag(cfg)})
     except ConfigError:
         return "skipped"  # the launching process listed it with its reason already
     except Exception as error:  # noqa: BLE001 (fault isolation: the run is FAILED, the sweep goes on)
@@ -134,7 +152,7 @@ def run_seed_list(cfg: DictConfig, context: SweepContext, state: SweepState) -> 
     def tags(seed: DictConfig | RunSpec) -> dict[str, str]:
         spec = RunSpec.of(seed)
         return {"run_key": member_key(spec, listed), "sweep_id": context.sweep_id,
-                "aebench.label": job_label(spec, context.swept), **tuning_tags(cfg)}
+                "aebench.label": job_label(spec, context.swept), **tuning_tags(cfg), **reproduce_tag(cfg)}
 
     started = time.perf_counter()
     try:
