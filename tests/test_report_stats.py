@@ -1,6 +1,7 @@
 """The report's uncertainty: 95 % intervals of means and ties with the best row."""
 import math
 
+import numpy as np
 import pytest
 
 from aebench.report.stats import ci95_halfwidth, holm, tied_with_best
@@ -22,3 +23,54 @@ def test_rows_within_noise_of_the_best_are_tied_and_single_runs_are_not_tested()
     best, close, far, single = [10.0, 10.2, 9.8], [9.9, 10.1, 10.0], [5.0, 5.2, 4.8], [9.0]
     assert tied_with_best([best, close, far, single], 0) == ["best", "tied", "worse", "-"]
     assert tied_with_best([[3.0, 3.0], [3.0, 3.0], [2.0, 2.0]], 0) == ["best", "tied", "worse"]  # no spread
+
+
+def runs_frame(psnr):
+    """Runs as the report reads them from a store: {dataset: {model: [psnr of each seed]}}."""
+    import pandas as pd
+
+    rows = [{"dataset": dataset, "task": "reconstruct", "model": model, "regularizer": "none", "seed": str(seed),
+             "run_id": f"{dataset}-{model}-{seed}", "metrics.test/psnr": value}
+            for dataset, models in psnr.items() for model, values in models.items() for seed, value in enumerate(values)]
+    return pd.DataFrame(rows)
+
+
+def test_average_ranks_friedman_and_the_critical_difference_follow_demsar():
+    from aebench.report.ranks import rank_summaries
+    from aebench.report.table import leaderboards
+
+    psnr = {"a": {"deep": [20, 20.2], "conv": [22, 22.2], "linear": [19, 19.2], "stacked": [18, 18.2]},
+            "b": {"deep": [25, 25.2], "conv": [26, 26.2], "linear": [24, 24.2], "stacked": [24, 24.2]},
+            "c": {"deep": [30, 30.2], "conv": [29, 29.2], "linear": [28, 28.2], "stacked": [27, 27.2],
+                  "overcomplete": [40, 40.2]}}  # only on one dataset: not ranked
+    (summary,) = rank_summaries(leaderboards(runs_frame(psnr)))
+    ranks = summary.ranks["average rank"]
+    assert dict(ranks) == pytest.approx({"conv / none": 4 / 3, "deep / none": 5 / 3, "linear / none": 9.5 / 3,
+                                         "stacked / none": 11.5 / 3})  # ranks 1 2 3 4; 1 2 3.5 3.5; 2 1 3 4
+    assert summary.ranks.loc["linear / none", "b"] == 3.5  # a tie shares the average rank
+    assert 0.04 < summary.friedman_p < 0.06  # tie-corrected (dataset b ties two methods)
+    assert summary.critical_difference == pytest.approx(2.569 * math.sqrt(4 * 5 / (6 * 3)), rel=1e-3)  # q(4) = 2.569
+    assert "Friedman test over 3 datasets and 4 methods" in summary.note
+
+
+def test_two_datasets_rank_without_a_test_and_say_why():
+    from aebench.report.ranks import rank_summaries
+    from aebench.report.table import leaderboards
+
+    psnr = {d: {"deep": [20, 20.1], "conv": [22, 22.1], "linear": [19, 19.1]} for d in ("a", "b")}
+    (summary,) = rank_summaries(leaderboards(runs_frame(psnr)))
+    assert summary.friedman_p is None and summary.critical_difference is None
+    assert "need at least 3 datasets and 3 methods; this sweep has 2 datasets" in summary.note
+    assert rank_summaries(leaderboards(runs_frame({"a": psnr["a"]}))) == []  # one dataset: nothing across
+
+
+def test_friedman_without_ties_is_demsars_formula():
+    from scipy import stats
+
+    from aebench.report.ranks import friedman
+
+    ranks = np.array([[1, 2, 3, 4], [1, 3, 2, 4], [2, 1, 3, 4], [1, 2, 4, 3], [1, 2, 3, 4]], dtype=float)
+    datasets, methods = ranks.shape
+    average = ranks.mean(axis=0)  # Demšar (2006), eq. 1
+    chi2 = 12 * datasets / (methods * (methods + 1)) * ((average ** 2).sum() - methods * (methods + 1) ** 2 / 4)
+    assert friedman(ranks) == pytest.approx(stats.chi2.sf(chi2, methods - 1))

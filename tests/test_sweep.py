@@ -65,6 +65,11 @@ def test_quick_sweep_on_two_workers_runs_what_is_declared_and_resumes(tmp_path):
     assert sorted((r.data.tags["dataset"], r.data.params["model.code_dim"]) for r in baselines) == [
         ("digits", "16"), ("synthetic_lowrank", "16")]
 
+    report = (tmp_path / "reports" / parent.data.tags["sweep_id"] / "leaderboard.md").read_text()
+    across = report[report.index("## Across datasets"):]  # two datasets: ranks, and no test claimed
+    assert "this sweep has 2 datasets and 5 methods" in across and "| linear / none |" in across  # conv: images only
+    assert (tmp_path / "reports" / parent.data.tags["sweep_id"] / "ranks.csv").exists()
+
     again = aebench(tmp_path, "+sweep=quick")
     assert again.returncode == 0, again.stderr
     assert "0 to train, 26 already finished, 10 skipped by rules" in again.stdout

@@ -190,3 +190,30 @@ def figures(board: Leaderboard, runs: pd.DataFrame, store: TrackingStore) -> dic
     if board.task == "compress":
         made[f"rate_distortion_{board.slug}.png"] = rate_distortion(board, runs, store)
     return {name: png for name, png in made.items() if png is not None}
+
+
+def critical_difference_diagram(summary) -> Drawn | None:
+    """Average ranks on one axis (best on the left), each method labelled, the Nemenyi critical
+    difference drawn as a bar (Demšar 2006, figure 1); none where the test was skipped."""
+    if summary.critical_difference is None:
+        return None
+    ranks = summary.ranks["average rank"]
+    count = len(ranks)
+    figure, axes = plt.subplots(figsize=(7.5, 0.9 + 0.22 * count))
+    axes.set_xlim(0.5, max(count, 2) + 0.5)
+    axes.set_ylim(-count - 1, 2)
+    axes.axhline(0, color="black", linewidth=0.8)
+    for position, (method, rank) in enumerate(ranks.items()):
+        y = -(position + 1)
+        axes.plot([rank, rank], [0, y], color=MODEL_COLOUR, linewidth=0.7)
+        axes.plot([rank], [0], "o", color=MODEL_COLOUR, markersize=3)
+        axes.text(rank + 0.05, y, f"{method} ({rank:.2f})", fontsize=7, va="center")
+    cd = summary.critical_difference
+    axes.plot([1, 1 + cd], [1.2, 1.2], color=BASELINE_COLOUR, linewidth=2)
+    axes.text(1 + cd / 2, 1.45, f"CD = {cd:.2f}", fontsize=7, ha="center")
+    axes.set_yticks([])
+    axes.set_xlabel(f"average rank on {summary.metric.label} over {len(summary.datasets)} datasets (1 = best)",
+                    fontsize=8)
+    for side in ("left", "right", "top"):
+        axes.spines[side].set_visible(False)
+    return _png(figure)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pandas as pd
 
 from aebench.report.collect import ReportData
+from aebench.report.ranks import RankSummary
 from aebench.report.stats import TEST
 from aebench.report.table import Leaderboard
 
@@ -63,7 +64,24 @@ def tuning_text(data: ReportData, board: Leaderboard) -> str:
             f"configuration is trained with {about['seeds']} seeds (n), which give the numbers shown.")
 
 
-def markdown(data: ReportData, boards: list[Leaderboard]) -> str:
+def ranks_table(summary: RankSummary) -> str:
+    header = ["method", *summary.datasets, "average rank"]
+    lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
+    for method, row in summary.ranks.iterrows():
+        lines.append(f"| {method} | " + " | ".join(f"{row[c]:g}" for c in summary.datasets)
+                     + f" | {row['average rank']:.2f} |")
+    return "\n".join(lines)
+
+
+def ranks_csv(summaries: list[RankSummary]) -> str:
+    frames = [s.ranks.reset_index(names="method").assign(task=s.task, tuned_for=s.selection,
+                                                          metric=s.metric.metric, friedman_p=s.friedman_p,
+                                                          critical_difference=s.critical_difference)
+              for s in summaries]
+    return pd.concat(frames, ignore_index=True).to_csv(index=False)
+
+
+def markdown(data: ReportData, boards: list[Leaderboard], summaries: list[RankSummary] = ()) -> str:
     parts = [f"# aebench leaderboard: {data.name}", "",
              "Mean ± sample standard deviation over seeds (n runs; the CSV adds each mean's 95 % Student-t "
              "interval); the best value of each column in bold (baselines' columns unmarked); - where a run has "
@@ -72,6 +90,9 @@ def markdown(data: ReportData, boards: list[Leaderboard]) -> str:
     for board in boards:
         parts += ["", f"## {board.title}", "", f"Ranked by {board.rank_by.label}. {tuning_text(data, board)}".strip(),
                   "", markdown_table(board)]
+    for summary in summaries:
+        parts += ["", f"## {summary.title}", "", f"Rank of each method by {summary.metric.label} on each dataset "
+                  "(1 = best; methods present on every dataset). " + summary.note, "", ranks_table(summary)]
     parts += ["", f"## Skipped ({len(data.skipped)})", ""] + [f"- {label}: {reason}" for label, reason in data.skipped]
     parts += ["", f"## Failed ({len(data.failed)})", ""] + [f"- {label}: {reason}" for label, reason in data.failed]
     parts += ["", "## Provenance and citing", "", HOW_TO_CITE, "", "```"] + cite_lines(data) + ["```", "",

@@ -8,6 +8,7 @@ from html import escape
 from aebench.report.collect import ReportData
 from aebench.report.figures import Drawn
 from aebench.report.formats import HOW_TO_CITE, METHOD, bibtex, cite_lines, tuning_text
+from aebench.report.ranks import RankSummary
 from aebench.report.table import MISSING, Leaderboard
 
 STYLE = """
@@ -65,6 +66,8 @@ CAPTIONS = {"ranking": "Rank metric per row, mean ± standard deviation over see
                                "for a task, the model's input (top), its output, and the clean image (bottom).",
             "rate_distortion": "PSNR against bits per pixel: the autoencoders over code sizes (quantised codes), "
                                "PCA with the same quantisation (dashed), and JPEG (dotted).",
+            "critical_difference": "Average ranks over the datasets, best on the left; methods closer than the "
+                                   "critical difference (bar) are not shown to differ (Nemenyi).",
             "codes": "Test codes of the best autoencoder run (and of PCA) on their first two principal components."}
 
 
@@ -81,7 +84,20 @@ def _items(pairs: list[tuple[str, str]]) -> str:
     return "<ul>" + "".join(f"<li>{escape(label)}: {escape(reason)}</li>" for label, reason in pairs) + "</ul>"
 
 
-def page(data: ReportData, boards: list[Leaderboard], figures: dict[str, dict[str, Drawn]]) -> str:
+def _ranks(summary: RankSummary, figures: dict[str, dict[str, Drawn]]) -> list[str]:
+    head = "".join(f"<th>{escape(c)}</th>" for c in ["method", *summary.datasets, "average rank"])
+    body = "".join("<tr>" + f'<td class="key">{escape(str(method))}</td>'
+                   + "".join(f"<td>{row[c]:g}</td>" for c in summary.datasets)
+                   + f"<td>{row['average rank']:.2f}</td></tr>" for method, row in summary.ranks.iterrows())
+    diagram = f"critical_difference_{summary.task}_{summary.selection or 'all'}.png"
+    drawn = figures.get("across", {}).get(diagram)
+    return [f"<h2>{escape(summary.title)}</h2>", f"<p>Rank by {escape(summary.metric.label)} (1 = best). "
+            f"{escape(summary.note)}</p>", f'<div class="scroll"><table class="ranks"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{body}</tbody></table></div>"] + ([_figure(diagram, drawn.png)] if drawn else [])
+
+
+def page(data: ReportData, boards: list[Leaderboard], figures: dict[str, dict[str, Drawn]],
+         summaries: list[RankSummary] = ()) -> str:
     parts = [f"<h1>aebench leaderboard: {escape(data.name)}</h1>",
              "<p>Mean ± sample standard deviation over seeds (n runs); the best value of each column highlighted "
              "(baselines' columns unmarked); - where a run has no such metric.</p>", f"<p>{escape(METHOD)}</p>"]
@@ -89,6 +105,8 @@ def page(data: ReportData, boards: list[Leaderboard], figures: dict[str, dict[st
         parts += [f"<h2>{escape(board.title)}</h2>",
                   f"<p>Ranked by {escape(board.rank_by.label)}. {escape(tuning_text(data, board))}</p>", _table(board, data)]
         parts += [_figure(name, drawn.png) for name, drawn in figures.get(board.slug, {}).items()]
+    for summary in summaries:
+        parts += _ranks(summary, figures)
     parts += [f"<h2>Skipped ({len(data.skipped)})</h2>", _items(data.skipped),
               f"<h2>Failed ({len(data.failed)})</h2>", _items(data.failed),
               "<h2>Provenance and citing</h2>", f"<p>{escape(HOW_TO_CITE)}</p>",

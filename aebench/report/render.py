@@ -6,8 +6,9 @@ from pathlib import Path
 
 from aebench.report import formats
 from aebench.report.collect import collect
-from aebench.report.figures import figures
+from aebench.report.figures import critical_difference_diagram, figures
 from aebench.report.html import page
+from aebench.report.ranks import rank_summaries
 from aebench.report.table import check_rank_by, leaderboards
 from aebench.tracking import TrackingStore
 
@@ -20,12 +21,19 @@ def render_report(store: TrackingStore, sweep_id: str | None = None, whole_exper
     data = collect(store, sweep_id, whole_experiment)
     boards = leaderboards(data.runs, rank_by) if not data.runs.empty else []
     drawn = {board.slug: figures(board, data.runs, store) for board in boards}
+    summaries = rank_summaries(boards)
+    for summary in summaries:
+        diagram = critical_difference_diagram(summary)
+        if diagram is not None:
+            drawn.setdefault("across", {})[f"critical_difference_{summary.task}_{summary.selection or 'all'}.png"] = diagram
     folder = Path(output_dir) / data.folder
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "leaderboard.md").write_text(formats.markdown(data, boards))
+    (folder / "leaderboard.md").write_text(formats.markdown(data, boards, summaries))
+    if summaries:
+        (folder / "ranks.csv").write_text(formats.ranks_csv(summaries))
     (folder / "leaderboard.csv").write_text(formats.csv(boards))
     (folder / "leaderboard.tex").write_text(formats.latex(data, boards))
-    (folder / "leaderboard.html").write_text(page(data, boards, drawn))
+    (folder / "leaderboard.html").write_text(page(data, boards, drawn, summaries))
     for made in drawn.values():
         for name, drawn in made.items():
             (folder / name).write_bytes(drawn.png)
