@@ -137,10 +137,51 @@ def test_the_html_page_renders_in_headless_chromium(swept, tmp_path):
     assert rendered.returncode == 0 and dom.returncode == 0, rendered.stderr[-2000:]
     console = [line for line in rendered.stderr.splitlines() + dom.stderr.splitlines() if "CONSOLE" in line]
     assert console == []
-    assert dom.stdout.count("<table>") == 1 and dom.stdout.count('<img src="data:image/png;base64,') == 4
+    assert dom.stdout.count('<table class="board"') == 1 and dom.stdout.count('<img src="data:image/png;base64,') == 4
     pixels = np.asarray(Image.open(shot).convert("L"), dtype=float)
     assert pixels.shape == (2400, 1300)
     assert pixels.std() > 20 and (pixels < 128).mean() > 0.02  # text, tables and figures, not a blank page
+
+
+def test_the_html_tables_sort_and_filter_in_a_real_browser(swept):
+    """Drive Debian's chromium with Playwright: a click on a header sorts, typing filters."""
+    folder, parent, _ = swept
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    if executable is None:
+        needs_program("chromium", "sudo apt-get install chromium")
+    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    page_path = report_folder(folder, parent) / "leaderboard.html"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        page = browser.new_page()
+        errors = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(page_path.as_uri())
+        headers = page.locator("table.board thead th").all_inner_texts()
+        column = next(i for i, text in enumerate(headers) if text.startswith("MSE"))
+
+        def values():
+            cells = page.locator(f"table.board tbody tr:not([hidden]) td:nth-child({column + 1})").all_inner_texts()
+            return [float(text.split(" ± ")[0]) for text in cells if text != "-"]
+
+        before = values()
+        page.locator("table.board thead th").nth(column).click()
+        assert values() == sorted(before)
+        page.locator("table.board thead th").nth(column).click()
+        assert values() == sorted(before, reverse=True) != before
+        models = page.locator("table.board tbody td:nth-child(1)")
+        assert models.all_inner_texts() != sorted(models.all_inner_texts())  # ranked by PSNR, not by name
+        page.locator("table.board thead th").nth(0).click()
+        assert models.all_inner_texts() == sorted(models.all_inner_texts())
+        rows = page.locator("table.board tbody tr")
+        total = rows.count()
+        page.fill("#filter", "undercomplete sparse_kl")
+        shown = page.locator("table.board tbody tr:not([hidden])").all_inner_texts()
+        assert 0 < len(shown) < total and all("undercomplete" in row and "sparse_kl" in row for row in shown)
+        page.fill("#filter", "")
+        assert page.locator("table.board tbody tr:not([hidden])").count() == total
+        browser.close()
+    assert errors == []
 
 
 def test_report_on_demand_ranks_and_refuses_bad_input(swept, tmp_path):

@@ -1,4 +1,5 @@
-"""The leaderboard as one self-contained HTML page: tables, figures embedded as PNG data, no script."""
+"""The leaderboard as one self-contained HTML page: tables that sort on a click of a header and a box
+that filters their rows, figures embedded as PNG data; nothing is fetched when it is viewed."""
 from __future__ import annotations
 
 import base64
@@ -10,6 +11,46 @@ from aebench.report.figures import Drawn
 from aebench.report.formats import HOW_TO_CITE, METHOD, bibtex, cite_lines, tuning_text
 from aebench.report.ranks import RankSummary
 from aebench.report.table import MISSING, Leaderboard
+
+# click a header: rows sorted by that column (numbers as numbers, missing values last), again: reversed;
+# type in the box: only rows whose table title and key cells hold every word typed stay shown
+SCRIPT = """
+function cellValue(row, column) {
+  const text = row.cells[column].textContent.trim();
+  if (text === "-" || text === "") return null;
+  const number = parseFloat(text.replace(/,/g, ""));
+  return isNaN(number) ? text.toLowerCase() : number;
+}
+document.querySelectorAll("table.board").forEach(table => {
+  table.querySelectorAll("thead th").forEach((header, column) => {
+    header.addEventListener("click", () => {
+      const ascending = header.getAttribute("aria-sort") !== "ascending";
+      table.querySelectorAll("thead th").forEach(other => other.removeAttribute("aria-sort"));
+      header.setAttribute("aria-sort", ascending ? "ascending" : "descending");
+      const body = table.tBodies[0];
+      const rows = Array.from(body.rows);
+      rows.sort((a, b) => {
+        const x = cellValue(a, column), y = cellValue(b, column);
+        if (x === null || y === null) return (x === null) - (y === null);
+        const order = typeof x === "number" && typeof y === "number" ? x - y : String(x).localeCompare(String(y));
+        return ascending ? order : -order;
+      });
+      rows.forEach(row => body.appendChild(row));
+    });
+  });
+});
+const filterBox = document.getElementById("filter");
+filterBox.addEventListener("input", () => {
+  const words = filterBox.value.toLowerCase().split(/\\s+/).filter(Boolean);
+  document.querySelectorAll("table.board").forEach(table => {
+    Array.from(table.tBodies[0].rows).forEach(row => {
+      const keys = Array.from(row.querySelectorAll("td.key")).map(cell => cell.textContent).join(" ");
+      const text = (table.dataset.dataset + " " + keys).toLowerCase();
+      row.hidden = !words.every(word => text.includes(word));
+    });
+  });
+});
+"""
 
 STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto; max-width: 78rem;
@@ -26,6 +67,9 @@ td.tied { text-decoration: underline; }
 figure { margin: 1.2rem 0; } figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { font-size: 0.85rem; color: #555; }
 pre { background: #f6f6f6; padding: 0.8rem; overflow-x: auto; }
+table.board th { cursor: pointer; } th[aria-sort="ascending"]::after { content: " ▲"; }
+th[aria-sort="descending"]::after { content: " ▼"; }
+input#filter { font-size: 0.95rem; padding: 0.3rem 0.5rem; width: 24rem; }
 """
 
 
@@ -57,7 +101,8 @@ def _table(board: Leaderboard, data: ReportData) -> str:
         cells += _provenance_cells(data, row)
         kind = ' class="baseline"' if row["model"] == "pca" else ""
         body.append(f"<tr{kind}>{cells}</tr>")
-    return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
+    return (f'<div class="scroll"><table class="board" data-dataset="{escape(board.title)}"><thead><tr>{head}</tr>'
+            f'</thead><tbody>{"".join(body)}</tbody></table></div>')
 
 
 CAPTIONS = {"ranking": "Rank metric per row, mean ± standard deviation over seeds; PCA in grey.",
@@ -100,7 +145,11 @@ def page(data: ReportData, boards: list[Leaderboard], figures: dict[str, dict[st
          summaries: list[RankSummary] = ()) -> str:
     parts = [f"<h1>aebench leaderboard: {escape(data.name)}</h1>",
              "<p>Mean ± sample standard deviation over seeds (n runs); the best value of each column highlighted "
-             "(baselines' columns unmarked); - where a run has no such metric.</p>", f"<p>{escape(METHOD)}</p>"]
+             "(baselines' columns unmarked); - where a run has no such metric. Click a column's header to sort "
+             "by it; type in the box to show only the rows that name every word (model, regularizer, dataset).</p>",
+             f"<p>{escape(METHOD)}</p>",
+             '<p><input id="filter" type="search" placeholder="filter rows: e.g. conv sparse_kl" '
+             'aria-label="filter rows"></p>']
     for board in boards:
         parts += [f"<h2>{escape(board.title)}</h2>",
                   f"<p>Ranked by {escape(board.rank_by.label)}. {escape(tuning_text(data, board))}</p>", _table(board, data)]
@@ -113,4 +162,4 @@ def page(data: ReportData, boards: list[Leaderboard], figures: dict[str, dict[st
               f"<pre>{escape(chr(10).join(cite_lines(data)))}</pre>", f"<pre>{escape(bibtex(data))}</pre>"]
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>aebench leaderboard: {escape(data.name)}</title><style>{STYLE}</style></head>"
-            f"<body>{''.join(parts)}</body></html>\n")
+            f"<body>{''.join(parts)}<script>{SCRIPT}</script></body></html>\n")
