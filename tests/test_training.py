@@ -1,4 +1,6 @@
 """Every variant on both bundled datasets through the real stack: Hydra -> Lightning -> MLflow."""
+import json
+
 import mlflow
 import pytest
 import torch
@@ -148,3 +150,19 @@ def test_a_constant_term_adds_nothing_to_the_step(make_config):
     assert trainers[0].callback_metrics["train/penalty/constant"].item() == 0.5
     for one, other in zip(plans[0].model.parameters(), plans[1].model.parameters()):
         assert torch.equal(one, other)
+
+
+def test_the_mlflow_ui_sees_a_training_experiment_with_its_datasets_and_source(make_config, client):
+    result = train(make_config("trainer.max_epochs=1"))
+    run = client.get_run(result.run_id)
+    experiment = client.get_experiment(run.info.experiment_id)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"  # opens on its runs table
+    inputs = {tag.value: item.dataset for item in run.inputs.dataset_inputs for tag in item.tags
+              if tag.key == "mlflow.data.context"}
+    assert sorted(inputs) == ["test", "training", "validation"]
+    shapes = {context: json.loads(dataset.profile)["shape"] for context, dataset in inputs.items()}
+    assert all(shape[1:] == [1, 8, 8] for shape in shapes.values())  # digits, 8 x 8 images
+    assert sum(shape[0] for shape in shapes.values()) == 1797  # every sample in one split
+    assert inputs["training"].name == "digits/train" and json.loads(inputs["training"].source)["uri"] == "aebench:digits"
+    assert len({dataset.digest for dataset in inputs.values()}) == 3
+    assert run.data.tags["mlflow.source.name"] == "python -m aebench"

@@ -34,6 +34,7 @@ from aebench.tracking import (
     TrackingStore,
     end_failed,
     log_code_map,
+    log_dataset_inputs,
     open_store,
     save_image_grid,
     tracked,
@@ -68,7 +69,18 @@ def run_tags(spec: RunSpec) -> dict[str, str]:
             "aebench.git_commit": commit}
     if commit != "unknown":
         tags["mlflow.source.git.commit"] = commit.removesuffix("-dirty")
+    tags.update({"mlflow.source.name": "python -m aebench", "mlflow.source.type": "LOCAL"})  # the UI's Source column
     return tags
+
+
+def log_data(store: TrackingStore, run_id: str, plan: RunPlan) -> None:
+    """The run's three splits as MLflow dataset inputs (name, digest, shape, source)."""
+    spec, datamodule = plan.spec, plan.datamodule
+    options = spec.dataset.options
+    source = (str(Path(options["root"]) / spec.dataset.name) if options.get("root") else
+              str(options["path"]) if options.get("path") else f"aebench:{spec.dataset.name}")
+    splits = {stage: datamodule.stored[getattr(datamodule.split, stage)] for stage in ("train", "val", "test")}
+    log_dataset_inputs(store, run_id, spec.dataset.name, splits, source)
 
 
 def train(cfg: DictConfig | RunSpec, parent_run_id: str | None = None, tags: Mapping[str, str] | None = None) -> RunResult:
@@ -94,6 +106,7 @@ def _train(spec: RunSpec, parent_run_id: str | None, tags: Mapping[str, str] | N
     run_id = store.start_run(spec.run_name, {**run_tags(spec), **path_tags(plan), **(tags or {})}, plan.params(),
                              parent_run_id=parent_run_id)
     with tracked(store, run_id):
+        log_data(store, run_id, plan)
         fit_seconds = _fit(plan, store, run_id)
         return RunResult(run_id, "FINISHED", _evaluate(plan, store, run_id, fit_seconds))
 
@@ -167,6 +180,8 @@ def _train_seeds(specs: list[RunSpec], parent_run_id: str | None,
                                                     **(tags(plan.spec) if tags else {})},
                                plan.params(), parent_run_id=parent_run_id)
                for plan in plans]
+    for plan, run_id in zip(plans, run_ids):
+        log_data(store, run_id, plan)
     ensemble = SeedEnsemble([plan.model for plan in plans], seeds, patience=specs[0].trainer.patience)
     ensemble.epoch_loggers = [_loggers(store, run_id) for run_id in run_ids]
     trainer = build_trainer(specs[0], select=False)  # the ensemble selects each seed's epoch itself

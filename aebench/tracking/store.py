@@ -62,6 +62,10 @@ def check_tracking_uri(uri: str, timeout_s: float = 5.0) -> None:
             raise ConfigError("tracking.uri", uri, f"a reachable MLflow server; {health} did not answer 200")
 
 
+# MLflow 3's UI opens an experiment of this kind on its runs table, not on the GenAI overview
+KIND_TAG, MODEL_TRAINING = "mlflow.experimentKind", "custom_model_development"
+
+
 def ui_command(uri: str) -> str:
     """The command that shows the runs of ``uri`` in the MLflow UI, bound to this machine only."""
     if uri_scheme(uri) in SERVER_SCHEMES:
@@ -103,9 +107,11 @@ class TrackingStore:
         found = self.client.get_experiment_by_name(experiment)
         if found is None:
             self.experiment_id = self.client.create_experiment(
-                experiment, artifact_location=_artifact_location(uri, experiment))
+                experiment, artifact_location=_artifact_location(uri, experiment), tags={KIND_TAG: MODEL_TRAINING})
         else:
             self.experiment_id = found.experiment_id
+            if found.tags.get(KIND_TAG) is None:  # an experiment from before aebench marked its kind
+                self.client.set_experiment_tag(self.experiment_id, KIND_TAG, MODEL_TRAINING)
 
     @classmethod
     def existing(cls, uri: str, experiment: str) -> "TrackingStore":

@@ -1,0 +1,33 @@
+"""A run's data as MLflow dataset inputs: one per split (train, validation, test), with the
+dataset's name, a digest of the split's values, its shape and where it came from, so the MLflow
+UI's Dataset column and its dataset filter work."""
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Mapping
+
+import torch
+
+from aebench.tracking.store import TrackingStore
+
+CONTEXTS = {"train": "training", "val": "validation", "test": "test"}
+
+
+def digest(values: torch.Tensor) -> str:
+    return hashlib.sha256(values.detach().cpu().contiguous().numpy().tobytes()).hexdigest()[:16]
+
+
+def log_dataset_inputs(store: TrackingStore, run_id: str, name: str, splits: Mapping[str, torch.Tensor],
+                       source: str) -> None:
+    """``splits``: split name (train, val, test) -> its values as stored; ``source``: a file or
+    folder, or ``aebench:<name>`` for data aebench ships or generates."""
+    from mlflow.entities import Dataset, DatasetInput, InputTag
+
+    inputs = []
+    for split, values in splits.items():
+        profile = json.dumps({"num_rows": int(values.shape[0]), "shape": list(values.shape), "dtype": str(values.dtype)})
+        dataset = Dataset(name=f"{name}/{split}", digest=digest(values), source_type="local",
+                          source=json.dumps({"uri": source}), profile=profile)
+        inputs.append(DatasetInput(dataset, [InputTag("mlflow.data.context", CONTEXTS.get(split, split))]))
+    store.client.log_inputs(run_id, datasets=inputs)
