@@ -166,3 +166,12 @@ def test_the_mlflow_ui_sees_a_training_experiment_with_its_datasets_and_source(m
     assert inputs["training"].name == "digits/train" and json.loads(inputs["training"].source)["uri"] == "aebench:digits"
     assert len({dataset.digest for dataset in inputs.values()}) == 3
     assert run.data.tags["mlflow.source.name"] == "python -m aebench"
+
+
+def test_a_finished_run_holds_every_epoch_it_logged_asynchronously(make_config, client):
+    """Epoch metrics are queued (MLflow's asynchronous logging) and flushed before FINISHED."""
+    result = train(make_config("trainer.max_epochs=7", "trainer.patience=null"))
+    run = client.get_run(result.run_id)
+    assert run.info.status == "FINISHED" and run.data.metrics["train/epochs_trained"] == 7
+    for name in ("train/loss", "val/loss"):
+        assert [m.step for m in client.get_metric_history(result.run_id, name)] == list(range(7))

@@ -140,3 +140,19 @@ def test_a_killed_tuned_sweep_resumes_without_training_a_trial_twice_and_selects
     assert again.returncode == 0, again.stderr
     assert "0 to train" in again.stdout and "jobs of the selected configurations, 0 to train" in again.stdout
     assert len(runs(tmp_path)) == len(children)
+
+
+def test_the_report_shows_the_final_runs_of_the_latest_selection_only():
+    """A trial that failed and trained again may change a choice: the earlier choice's final runs
+    stay in the store but are no longer rows."""
+    import pandas as pd
+
+    from aebench.report.collect import current_selection
+
+    runs = pd.DataFrame({"run_key": ["t1", "old", "new", "both", "pca"],
+                         "stage": ["trial", "final", "final", "final", None],
+                         "selected_for": [None, "reconstruction", "features", "features", None]})
+    kept = current_selection(runs, {"reconstruction": ["new", "both"], "features": ["both"]})
+    assert list(kept["run_key"]) == ["t1", "new", "both", "pca"]
+    assert dict(zip(kept["run_key"], kept["selected_for"]))["new"] == "reconstruction"  # the latest choice
+    assert dict(zip(kept["run_key"], kept["selected_for"]))["both"] == "reconstruction+features"

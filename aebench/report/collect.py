@@ -80,6 +80,22 @@ def _cite(parent: Run, experiment: str) -> dict[str, str]:
             **{key: tags[f"sweep.{key}"] for key in ("hardware", "python", "libraries") if f"sweep.{key}" in tags}}
 
 
+def current_selection(runs: pd.DataFrame, rows: dict[str, list[str]]) -> pd.DataFrame:
+    """A tuned sweep's final runs as its latest selection names them (``selected_for`` from the
+    selection, not from tags an earlier selection left); final runs it no longer names are dropped."""
+    if "stage" not in runs:
+        return runs
+    chosen: dict[str, list[str]] = {}
+    for name, keys in rows.items():
+        for key in keys:
+            chosen.setdefault(key, []).append(name)
+    final = runs["stage"] == "final"
+    kept = runs[~final | runs["run_key"].isin(chosen)].copy()
+    is_final = kept["stage"] == "final"
+    kept.loc[is_final, "selected_for"] = kept.loc[is_final, "run_key"].map(lambda key: "+".join(chosen[key]))
+    return kept
+
+
 def collect(store: TrackingStore, sweep_id: str | None = None, whole_experiment: bool = False) -> ReportData:
     """The latest sweep of the store's experiment, the sweep ``sweep_id``, or every run of the experiment."""
     parents = sorted(search_all(store, f"tags.`{KIND}` = 'sweep'"), key=lambda r: r.info.start_time, reverse=True)
@@ -107,6 +123,8 @@ def collect(store: TrackingStore, sweep_id: str | None = None, whole_experiment:
     identity = parent.data.tags["sweep_id"]
     runs, failed = _counted(search_all(store, f"tags.mlflow.parentRunId = '{parent.info.run_id}'"))
     chosen = store.read_json(parent.info.run_id, "selection.json")  # a tuned sweep's (aebench.sweep.tuning)
+    if chosen is not None and "rows" in chosen:
+        runs = current_selection(runs, chosen["rows"])
     server = store.uri if store.uri.startswith(("http://", "https://")) else "http://127.0.0.1:5000"  # mlflow ui's
     link = f"{server.rstrip('/')}/#/experiments/{store.experiment_id}/runs/{{run_id}}"
     return ReportData(f"sweep {parent.data.tags.get('sweep.name', '')} {identity}".replace("  ", " "), identity,

@@ -151,6 +151,7 @@ class TrackingSpec:
     uri: str
     experiment: str
     log_model: bool
+    asynchronous: bool = True     # epoch metrics queued and flushed before the run ends
 
 
 @dataclass(frozen=True)
@@ -178,7 +179,8 @@ class RunSpec:
                    model=PluginSpec.of(config["model"]), regularizer=RegularizerSpec.of(config["regularizer"]),
                    task=PluginSpec.of(config["task"], default="reconstruct"), trainer=TrainerSpec.of(config["trainer"]),
                    metrics=metric_options(config["metrics"]),
-                   tracking=TrackingSpec(tracking["uri"], tracking["experiment"], bool(tracking["log_model"])),
+                   tracking=TrackingSpec(tracking["uri"], tracking["experiment"], bool(tracking["log_model"]),
+                                         bool(tracking.get("asynchronous", True))),
                    config=frozen(config))
 
     @property

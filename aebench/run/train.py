@@ -119,19 +119,19 @@ def path_tags(plan: RunPlan) -> dict[str, str]:
     return tags
 
 
-def _loggers(store: TrackingStore | None, run_id: str | None, prefix: str = "") -> list:
-    return [] if store is None else [RunLogger(store, run_id, prefix)]
+def _loggers(store: TrackingStore | None, run_id: str | None, spec: RunSpec, prefix: str = "") -> list:
+    return [] if store is None else [RunLogger(store, run_id, prefix, asynchronous=spec.tracking.asynchronous)]
 
 
 def _fit(plan: RunPlan, store: TrackingStore | None, run_id: str | None) -> float:
     """Pretrain (stacked) and fit; the seconds it took."""
     model, datamodule, trainer = plan.model, plan.datamodule, plan.trainer
-    trainer.loggers = _loggers(store, run_id)
+    trainer.loggers = _loggers(store, run_id, plan.spec)
     started = time.perf_counter()
     if isinstance(model, StackedAutoencoder) and model.pretrain_epochs > 0:
         def fit_stage(stage: Autoencoder, stage_data: AutoencoderDataModule, index: int) -> None:
             stage_trainer = build_trainer(plan.spec, max_epochs=model.pretrain_epochs, select=False)
-            stage_trainer.loggers = _loggers(store, run_id, f"pretrain/layer{index + 1}/")
+            stage_trainer.loggers = _loggers(store, run_id, plan.spec, f"pretrain/layer{index + 1}/")
             path = training_path(plan.spec, stage, stage_data)
             stage_trainer.fit(path.module, datamodule=path.datamodule)
 
@@ -146,7 +146,7 @@ def _evaluate(plan: RunPlan, store: TrackingStore, run_id: str, fit_seconds: flo
     among them) and the artifacts."""
     selection = plan.selection() if selection is None else selection
     model, datamodule, trainer = plan.model, plan.datamodule, plan.trainer
-    trainer.loggers = _loggers(store, run_id)
+    trainer.loggers = _loggers(store, run_id, plan.spec)
     results = trainer.test(model, datamodule=datamodule, verbose=False)[0]
     test_codes = encode_all(model, model.task.clean_input(datamodule.inputs("test"))).numpy()
     task_metrics, task_artifacts = model.task.evaluate(model, datamodule)
@@ -183,7 +183,7 @@ def _train_seeds(specs: list[RunSpec], parent_run_id: str | None,
     for plan, run_id in zip(plans, run_ids):
         log_data(store, run_id, plan)
     ensemble = SeedEnsemble([plan.model for plan in plans], seeds, patience=specs[0].trainer.patience)
-    ensemble.epoch_loggers = [_loggers(store, run_id) for run_id in run_ids]
+    ensemble.epoch_loggers = [_loggers(store, run_id, specs[0]) for run_id in run_ids]
     trainer = build_trainer(specs[0], select=False)  # the ensemble selects each seed's epoch itself
     started = time.perf_counter()
     try:

@@ -10,7 +10,7 @@ from omegaconf import DictConfig
 from aebench.sweep.job import SweepContext
 from aebench.sweep.plan import plan_jobs, sweep_overrides
 from aebench.sweep.state import SweepState
-from aebench.sweep.tuning import final_jobs, log_selection, plan_trials, protocol, select, tuned
+from aebench.sweep.tuning import final_jobs, log_selection, plan_trials, protocol, rows_by_selection, select, tuned
 from aebench.tracking import counted_runs, open_store
 
 
@@ -23,9 +23,10 @@ def launch_sweep(cfg: DictConfig, launcher: Any) -> list[Any]:
     context = SweepContext.from_environment()
     state = SweepState(open_store(cfg.tracking), context.parent_run_id, context.sweep_id)
     selection = select(planned, counted_runs(state.children()))
-    log_selection(state, selection, protocol(cfg, spaces))
     finals = final_jobs(cfg, selection)
-    pending = [job for job in plan_jobs(cfg, finals, swept=[])[0]
+    final_plan = plan_jobs(cfg, finals, swept=[])[0]
+    log_selection(state, selection, protocol(cfg, spaces), rows_by_selection(final_plan))
+    pending = [job for job in final_plan
                if job.skip_reason is None and (cfg.sweep.rerun or not state.has_finished(job.run_key))]
     context.progress().add_to_total(len(pending))
     print(f"[sweep {cfg.sweep.name}] selected on validation from {len(planned)} trials: "

@@ -142,9 +142,22 @@ def protocol(cfg: DictConfig, spaces: dict[str, list[Dimension]]) -> dict[str, A
             "search_spaces": sorted({dim.describe() for dims in spaces.values() for dim in dims})}
 
 
-def log_selection(state, selection: dict[str, dict[str, Any]], about: dict[str, Any]) -> None:
-    state.store.client.log_text(state.parent_run_id, json.dumps({"protocol": about, "combinations": selection},
-                                                                 indent=1, default=str), SELECTION_ARTIFACT)
+def rows_by_selection(final_plan) -> dict[str, list[str]]:
+    """Each selection's final runs (run keys): the report's rows of this selection, and only these
+    (a final run of an earlier selection, made before a failed trial was trained again, is not)."""
+    rows: dict[str, list[str]] = {name: [] for name in SELECTIONS}
+    for job in final_plan:
+        chosen = next((o.partition("=")[2] for o in job.overrides if o.startswith("sweep.selected_for=")), "")
+        for name in filter(None, chosen.split("+")):
+            rows[name].append(job.run_key)
+    return rows
+
+
+def log_selection(state, selection: dict[str, dict[str, Any]], about: dict[str, Any],
+                  rows: dict[str, list[str]]) -> None:
+    state.store.client.log_text(state.parent_run_id, json.dumps({"protocol": about, "combinations": selection,
+                                                                  "rows": rows}, indent=1, default=str),
+                                SELECTION_ARTIFACT)
 
 
 def load_selection(store, parent_run_id: str) -> dict[str, Any] | None:

@@ -35,6 +35,7 @@ def tracked(store: TrackingStore, run_id: str):
     reason in its ``failure_reason`` tag when it raises."""
     try:
         yield
+        store.flush(run_id)  # every queued epoch is in the store before the run may end FINISHED
     except BaseException as error:
         end_failed(store, run_id, error)
         error.run_id = run_id  # for the one line that reports it

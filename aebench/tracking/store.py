@@ -100,6 +100,7 @@ class TrackingStore:
         from mlflow import MlflowClient
 
         self.uri, self.experiment_name = uri, experiment
+        self._queued: dict[str, list] = {}  # run id -> its asynchronous writes not yet waited for
         path = sqlite_path(uri)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -144,16 +145,32 @@ class TrackingStore:
         for start in range(0, len(items), 100):  # MLflow takes at most 100 params a batch
             self.client.log_batch(run_id, params=items[start:start + 100])
 
-    def log_metrics(self, run_id: str, metrics: Mapping[str, float], step: int = 0) -> None:
+    def log_metrics(self, run_id: str, metrics: Mapping[str, float], step: int = 0, synchronous: bool = True) -> None:
+        """``synchronous=False`` (an epoch's metrics during training): MLflow's asynchronous logging
+        queues the write and training goes on; :meth:`flush` (which :meth:`finish_run` calls
+        first) waits until every queued write of the run is in the store."""
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
         items = [Metric(key, float(value), now, step) for key, value in metrics.items()]
         for start in range(0, len(items), 1000):
-            self.client.log_batch(run_id, metrics=items[start:start + 1000])
+            operations = self.client.log_batch(run_id, metrics=items[start:start + 1000], synchronous=synchronous)
+            if not synchronous:
+                self._queued.setdefault(run_id, []).append(operations)
+
+    def flush(self, run_id: str) -> None:
+        """Wait for the run's queued writes; raises if one failed, so the run cannot end FINISHED without it."""
+        for operations in self._queued.pop(run_id, []):
+            operations.wait()
 
     def finish_run(self, run_id: str, status: str) -> None:
-        """``status`` is FINISHED, FAILED or KILLED."""
+        """``status`` is FINISHED, FAILED or KILLED; the run's queued metrics are written first (a
+        FINISHED run holds every epoch it logged)."""
+        try:
+            self.flush(run_id)
+        except Exception:  # noqa: BLE001 (a run that failed anyway still ends; a FINISHED one must not lose a write)
+            if status == "FINISHED":
+                raise
         self.client.set_terminated(run_id, status)
 
     def download_artifact(self, run_id: str, name: str, folder: str) -> Path | None:
@@ -178,9 +195,9 @@ class RunLogger(Logger):
     whoever created it, after every artifact is in, so FINISHED always means complete.
     """
 
-    def __init__(self, store: TrackingStore, run_id: str, prefix: str = ""):
+    def __init__(self, store: TrackingStore, run_id: str, prefix: str = "", asynchronous: bool = True):
         super().__init__()
-        self.store, self.run_id, self.prefix = store, run_id, prefix
+        self.store, self.run_id, self.prefix, self.asynchronous = store, run_id, prefix, asynchronous
 
     @property
     def name(self) -> str:
@@ -199,4 +216,5 @@ class RunLogger(Logger):
         metrics = dict(metrics)
         epoch = metrics.pop("epoch", None)
         metrics = {self.prefix + name: value for name, value in metrics.items()}
-        self.store.log_metrics(self.run_id, metrics, step=int(epoch if epoch is not None else step or 0))
+        self.store.log_metrics(self.run_id, metrics, step=int(epoch if epoch is not None else step or 0),
+                               synchronous=not self.asynchronous)  # queued: flushed before the run ends
