@@ -50,6 +50,7 @@ BAD_INPUTS = {
     "npy without a path": (["dataset=npy"], "dataset.path=None is not allowed: the .npy or .npz file to read"),
     "image folder missing": (["dataset=images", "dataset.path=no/such/folder"], "'no/such/folder' is not a folder of images"),
     "code larger than a table": (["dataset=wine"], "model.code_dim=16 is not allowed: an integer from 1 to 12"),
+    "negative flush interval": (["tracking.flush_seconds=-1"], "tracking.flush_seconds=-1 is not allowed: a number >= 0"),
     "file store": (["tracking.uri=./mlruns"], "tracking.uri='./mlruns' is not allowed: MLflow 3 refuses the file store"),
     "server not answering": ([f"tracking.uri=http://127.0.0.1:{closed_port()}"], "is not allowed: a reachable MLflow server"),
 }

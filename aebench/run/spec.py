@@ -151,7 +151,7 @@ class TrackingSpec:
     uri: str
     experiment: str
     log_model: bool
-    asynchronous: bool = True     # epoch metrics queued and flushed before the run ends
+    flush_seconds: float = 2.0    # epoch metrics written together at most this often, and before the run ends
 
 
 @dataclass(frozen=True)
@@ -180,7 +180,8 @@ class RunSpec:
                    task=PluginSpec.of(config["task"], default="reconstruct"), trainer=TrainerSpec.of(config["trainer"]),
                    metrics=metric_options(config["metrics"]),
                    tracking=TrackingSpec(tracking["uri"], tracking["experiment"], bool(tracking["log_model"]),
-                                         bool(tracking.get("asynchronous", True))),
+                                         require_number("tracking.flush_seconds", tracking.get("flush_seconds", 2.0),
+                                                        minimum=0.0)),
                    config=frozen(config))
 
     @property

@@ -120,7 +120,7 @@ def path_tags(plan: RunPlan) -> dict[str, str]:
 
 
 def _loggers(store: TrackingStore | None, run_id: str | None, spec: RunSpec, prefix: str = "") -> list:
-    return [] if store is None else [RunLogger(store, run_id, prefix, asynchronous=spec.tracking.asynchronous)]
+    return [] if store is None else [RunLogger(store, run_id, prefix, flush_seconds=spec.tracking.flush_seconds)]
 
 
 def _fit(plan: RunPlan, store: TrackingStore | None, run_id: str | None) -> float:
