@@ -8,6 +8,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from aebench.composition import check_command_line
 from aebench.config import config_dir
 from aebench.console import fail, quiet_libraries
 from aebench.errors import ConfigError, TrainingDiverged
@@ -74,4 +75,8 @@ def report_seeds(cfg: DictConfig, spec: RunSpec, results) -> None:
 
 
 def main() -> None:
+    try:
+        check_command_line(sys.argv[1:])
+    except ConfigError as error:
+        fail(error)
     hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="config")(run_one)()
