@@ -1,5 +1,6 @@
 """Every variant on both bundled datasets through the real stack: Hydra -> Lightning -> MLflow."""
 import json
+import re
 
 import mlflow
 import pytest
@@ -176,3 +177,13 @@ def test_a_finished_run_holds_every_epoch_it_logged(make_config, client, flush_s
     assert run.info.status == "FINISHED" and run.data.metrics["train/epochs_trained"] == 7
     for name in ("train/loss", "val/loss"):
         assert [m.step for m in client.get_metric_history(result.run_id, name)] == list(range(7))
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_progress_is_one_readable_line_per_epoch(make_config, capsys, fast):
+    train(make_config("trainer.max_epochs=3", "trainer.patience=null", "trainer.progress_bar=true",
+                      f"trainer.fast={str(fast).lower()}"))
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("epoch ")]
+    pattern = re.compile(r"^epoch (\d)/3 \| train [\d.e-]+ \| val [\d.e-]+ \(best [\d.e-]+ at epoch \d\) \| "
+                         r"[\d,]+ samples/s \| [\d.]+ s$")
+    assert [int(pattern.match(line).group(1)) for line in lines] == [1, 2, 3], lines

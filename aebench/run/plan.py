@@ -21,6 +21,7 @@ from aebench.evaluate.selection import MONITOR, BestWeights
 from aebench.fast import TrainingPath, choose_path
 from aebench.models import Autoencoder, StackedAutoencoder, create_model
 from aebench.regularizers import Regularizer, build_regularizers
+from aebench.run.progress import EpochProgress
 from aebench.run.rules import describe, first_broken_rule
 from aebench.run.spec import RunSpec, TrainerSpec, config_group, validate_seed
 from aebench.tasks import Task, build_task
@@ -95,10 +96,10 @@ def build_trainer(spec: ConfigOrSpec, max_epochs: int | None = None, select: boo
         return L.Trainer(
             max_epochs=trainer.max_epochs if max_epochs is None else max_epochs, accelerator=trainer.accelerator,
             devices=devices, strategy=trainer.strategy, precision=trainer.precision, logger=False,
-            callbacks=selection_callbacks(trainer) if select else [],
+            callbacks=(selection_callbacks(trainer) if select else []) + ([EpochProgress()] if trainer.progress_bar else []),
             enable_checkpointing=select,  # BestWeights is the checkpoint callback: in memory, no files
             enable_model_summary=False,
-            enable_progress_bar=trainer.progress_bar, num_sanity_val_steps=0, log_every_n_steps=1,
+            enable_progress_bar=False, num_sanity_val_steps=0, log_every_n_steps=1,  # EpochProgress instead
             inference_mode=False)  # test metrics differentiate the encoder (Jacobian norm)
     except (MisconfigurationException, ValueError, RuntimeError) as error:
         settings = f"accelerator={trainer.accelerator} devices={devices} strategy={trainer.strategy}"
