@@ -156,3 +156,22 @@ def test_the_report_shows_the_final_runs_of_the_latest_selection_only():
     assert list(kept["run_key"]) == ["t1", "new", "both", "pca"]
     assert dict(zip(kept["run_key"], kept["selected_for"]))["new"] == "reconstruction"  # the latest choice
     assert dict(zip(kept["run_key"], kept["selected_for"]))["both"] == "reconstruction+features"
+
+
+def test_the_eta_weighs_the_runs_left_by_what_their_kind_cost(tmp_path):
+    """Two cheap runs done, three expensive ones left: the ETA counts them at their own cost."""
+    import time
+
+    from aebench.sweep.progress import Progress
+
+    progress = Progress(tmp_path / "progress.jsonl", total=6, skipped=0, started=time.time() - 12.0, name="t")
+    progress.plan({"a": "digits linear none reconstruct", "b": "digits linear none reconstruct",
+                   "c": "digits conv none reconstruct", "d": "digits conv l2 reconstruct",
+                   "e": "digits conv l2 reconstruct", "f": "digits conv contractive reconstruct"})
+    for key, seconds in (("a", 1.0), ("b", 1.0), ("c", 10.0)):
+        progress.record(key, "FINISHED", seconds)
+    # left: d and e (conv l2, unseen: conv's 10 s each) and f (conv, 10 s); one run at a time (12 s of runs in 12 s)
+    assert progress.eta(progress._records(), 12.0) == pytest.approx(30.0)
+    assert "3/6 done" in progress.line("x") and "ETA 0:00:30" in progress.line("x")
+    progress.plan({"g": "digits linear none reconstruct"}, added=True)
+    assert progress.planned() == 7 and progress.eta(progress._records(), 6.0) == pytest.approx(31.0 / 2)

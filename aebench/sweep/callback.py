@@ -18,7 +18,7 @@ from aebench.report import render_report
 from aebench.sweep.job import SweepContext
 from aebench.sweep.keys import sweep_id
 from aebench.sweep.pca_runs import log_pca_baselines
-from aebench.sweep.plan import PlannedJob, plan_jobs
+from aebench.sweep.plan import PlannedJob, job_kind, plan_jobs
 from aebench.sweep.state import SweepState
 from aebench.sweep.summary import summarize
 from aebench.sweep.tuning import final_jobs, first_launch, load_selection, tuned
@@ -76,8 +76,10 @@ class SweepCallback(Callback):
         folder.mkdir(parents=True, exist_ok=True)
         started = time.time()
         progress = folder / f"progress-{time.strftime('%Y%m%d-%H%M%S')}-{int(started * 1000) % 1000:03d}.jsonl"
-        SweepContext(self.state.parent_run_id, identity, name, str(progress), len(to_train), len(skipped),
-                     started, swept).export()
+        context = SweepContext(self.state.parent_run_id, identity, name, str(progress), len(to_train), len(skipped),
+                               started, swept)
+        context.export()
+        context.progress().plan({job.run_key: job_kind(job) for job in to_train})
 
         # a tuned sweep's trials of one refused combination share its reason: listed once
         listed = list({(job.combination_label, job.skip_reason): {"label": job.combination_label,

@@ -8,7 +8,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from aebench.sweep.job import SweepContext
-from aebench.sweep.plan import plan_jobs, sweep_overrides
+from aebench.sweep.plan import job_kind, plan_jobs, sweep_overrides
 from aebench.sweep.state import SweepState
 from aebench.sweep.tuning import final_jobs, log_selection, plan_trials, protocol, rows_by_selection, select, tuned
 from aebench.tracking import counted_runs, open_store
@@ -28,7 +28,7 @@ def launch_sweep(cfg: DictConfig, launcher: Any) -> list[Any]:
     log_selection(state, selection, protocol(cfg, spaces), rows_by_selection(final_plan))
     pending = [job for job in final_plan
                if job.skip_reason is None and (cfg.sweep.rerun or not state.has_finished(job.run_key))]
-    context.progress().add_to_total(len(pending))
+    context.progress().plan({job.run_key: job_kind(job) for job in pending}, added=True)
     print(f"[sweep {cfg.sweep.name}] selected on validation from {len(planned)} trials: "
           f"{len(finals)} jobs of the selected configurations, {len(pending)} to train", flush=True)
     returns.append(launcher.launch(finals, initial_job_idx=len(planned)))

@@ -55,6 +55,12 @@ def job_label(spec: RunSpec, swept: list[str] = ()) -> str:
     return " ".join([spec.dataset.name, spec.model.name, spec.regularizer.label, *task, f"seed={spec.seed}", *others])
 
 
+def job_kind(job: "PlannedJob") -> str:
+    """``digits deep l2 reconstruct``: what a run's cost depends on most, for the sweep's ETA."""
+    spec = job.spec
+    return "" if spec is None else f"{spec.dataset.name} {spec.model.name} {spec.regularizer.label} {spec.task.name}"
+
+
 def swept_settings(jobs: list[list[str]]) -> list[str]:
     """Keys beyond the usual axes whose value differs between jobs (``trainer.lr``, ``model.code_dim``)."""
     values: dict[str, set[str]] = {}
