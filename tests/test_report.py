@@ -233,6 +233,7 @@ def test_rows_are_never_merged_over_a_regularizer_setting_and_show_code_size_and
     assert "| code size ↓ |" not in report and "code size" in report
     provenance = report[report.index("## Provenance and citing"):]
     for line in ("sweep_id: " + parent.data.tags["sweep_id"], "hardware: ", " cores; GPUs: ", "libraries: torch ",
+                 "data digits: training ", "(aebench:digits)",
                  f"parent run {parent.info.run_id}", "@software{aebench,"):
         assert line in provenance, line
     row = autoencoders[(autoencoders["model"] == "undercomplete")

@@ -80,6 +80,22 @@ def _cite(parent: Run, experiment: str) -> dict[str, str]:
             **{key: tags[f"sweep.{key}"] for key in ("hardware", "python", "libraries") if f"sweep.{key}" in tags}}
 
 
+def data_digests(store: TrackingStore, runs: pd.DataFrame) -> dict[str, str]:
+    """``data <dataset>``: the digests of its three splits and their source, as a run of it logged
+    them (``aebench.tracking.datasets``): what the numbers were measured on."""
+    found = {}
+    if runs.empty or "dataset" not in runs:
+        return found
+    for dataset, members in runs[runs["model"] != "pca"].groupby("dataset"):
+        inputs = store.client.get_run(members["run_id"].iloc[0]).inputs
+        splits = [(tag.value, item.dataset) for item in (inputs.dataset_inputs if inputs else [])
+                  for tag in item.tags if tag.key == "mlflow.data.context"]
+        if splits:
+            source = json.loads(splits[0][1].source).get("uri", "-")
+            found[f"data {dataset}"] = ", ".join(f"{context} {data.digest}" for context, data in splits) + f" ({source})"
+    return found
+
+
 def current_selection(runs: pd.DataFrame, rows: dict[str, list[str]]) -> pd.DataFrame:
     """A tuned sweep's final runs as its latest selection names them (``selected_for`` from the
     selection, not from tags an earlier selection left); final runs it no longer names are dropped."""
@@ -122,11 +138,12 @@ def collect(store: TrackingStore, sweep_id: str | None = None, whole_experiment:
         parent = matching[0]
     identity = parent.data.tags["sweep_id"]
     runs, failed = _counted(search_all(store, f"tags.mlflow.parentRunId = '{parent.info.run_id}'"))
+    cite = {**_cite(parent, store.experiment_name), **data_digests(store, runs)}
     chosen = store.read_json(parent.info.run_id, "selection.json")  # a tuned sweep's (aebench.sweep.tuning)
     if chosen is not None and "rows" in chosen:
         runs = current_selection(runs, chosen["rows"])
     server = store.uri if store.uri.startswith(("http://", "https://")) else "http://127.0.0.1:5000"  # mlflow ui's
     link = f"{server.rstrip('/')}/#/experiments/{store.experiment_id}/runs/{{run_id}}"
     return ReportData(f"sweep {parent.data.tags.get('sweep.name', '')} {identity}".replace("  ", " "), identity,
-                      runs, failed, _skipped(store, [parent]), _cite(parent, store.experiment_name), parent.info.run_id,
+                      runs, failed, _skipped(store, [parent]), cite, parent.info.run_id,
                       None if chosen is None else chosen["protocol"], link)
