@@ -74,3 +74,28 @@ def test_friedman_without_ties_is_demsars_formula():
     average = ranks.mean(axis=0)  # Demšar (2006), eq. 1
     chi2 = 12 * datasets / (methods * (methods + 1)) * ((average ** 2).sum() - methods * (methods + 1) ** 2 / 4)
     assert friedman(ranks) == pytest.approx(stats.chi2.sf(chi2, methods - 1))
+
+
+def test_tuned_values_show_once_and_never_split_a_method_across_datasets():
+    """A tuned sweep that also varies the code size: each code size chose its own lr. The lr is
+    shown in "selected hyperparameters", not as a column of its own, and ranks across datasets
+    keep every method."""
+    from aebench.report.ranks import rank_summaries
+    from aebench.report.table import leaderboards
+
+    rows = []
+    for dataset, lrs in (("a", {"4": 0.001, "8": 0.003}), ("b", {"4": 0.01, "8": 0.0003})):
+        for model in ("deep", "conv", "linear"):
+            for code, lr in lrs.items():
+                for seed in (0, 1):
+                    rows.append({"dataset": dataset, "task": "reconstruct", "model": model, "regularizer": "none",
+                                 "seed": str(seed), "run_id": f"{dataset}{model}{code}{seed}", "stage": "final",
+                                 "selected_for": "reconstruction", "hyperparameters": f"lr={lr}",
+                                 "tuned_keys": "trainer.lr", "params.trainer.lr": str(lr),
+                                 "params.model.code_dim": code, "metrics.test/psnr": 20.0 + len(model) + seed})
+    import pandas as pd
+
+    boards = leaderboards(pd.DataFrame(rows))
+    assert all(board.keys == ["model", "regularizer", "hyperparameters", "params.model.code_dim"] for board in boards)
+    (summary,) = rank_summaries(boards)
+    assert len(summary.ranks) == 6  # 3 models x 2 code sizes, on both datasets

@@ -141,11 +141,13 @@ def test_data_parallelism_is_refused_inside_a_sweep(tmp_path):
     assert not runs(tmp_path) if (tmp_path / "mlruns" / "mlflow.db").exists() else True
 
 
-@pytest.mark.parametrize("setting, message", [
-    ("sweep.seeds=0", "sweep.seeds=0 is not allowed: an integer >= 1"),
-    ("sweep.tune.trials=-1", "sweep.tune.trials=-1 is not allowed: an integer >= 0")])
-def test_a_sweep_that_would_train_nothing_is_refused(tmp_path, setting, message):
-    done = aebench(tmp_path, *SMALL, setting)
+@pytest.mark.parametrize("settings, message", [
+    (["sweep.seeds=0"], "sweep.seeds=0 is not allowed: an integer >= 1"),
+    (["sweep.tune.trials=-1"], "sweep.tune.trials=-1 is not allowed: an integer >= 0"),
+    (["sweep.tune.trials=2", "sweep.tune.seed=0"], "sweep.tune.seed=0 is not allowed: an integer >= sweep.seeds (1)"),
+    (["sweep.tune.trials=2", "trainer.lr=0.001"], "trainer.lr='0.001' is not allowed: drawn by the tuned sweep")])
+def test_a_sweep_that_would_train_nothing_or_the_wrong_thing_is_refused(tmp_path, settings, message):
+    done = aebench(tmp_path, *SMALL, *settings)
     assert done.returncode == 2 and done.stderr.strip().splitlines()[-1].startswith(f"aebench: error: {message}")
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "reports").exists()

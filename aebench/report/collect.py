@@ -32,7 +32,7 @@ def run_label(tags: dict[str, str]) -> str:
 
 
 TUNING_TAGS = {"sweep.stage": "stage", "sweep.selected_for": "selected_for", "sweep.hyperparameters": "hyperparameters",
-               "aebench.reproduce": "reproduce"}
+               "aebench.reproduce": "reproduce", "sweep.tuned_keys": "tuned_keys"}
 
 
 def _row(run: Run) -> dict:

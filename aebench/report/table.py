@@ -195,7 +195,9 @@ def leaderboards(runs: pd.DataFrame, rank_by: str | None = None) -> list[Leaderb
     for (dataset, task, selection), members in tables:  # per dataset, reconstruction first
         members = members.copy()
         tuned = ["hyperparameters"] if "hyperparameters" in members and members["hyperparameters"].notna().any() else []
-        keys = ["model", "regularizer", *tuned, *varying_settings(members)]
+        drawn = {f"params.{key}" for keys in members.get("tuned_keys", pd.Series(dtype=object)).dropna()
+                 for key in str(keys).split(",") if key}  # shown in "selected hyperparameters", not as columns
+        keys = ["model", "regularizer", *tuned, *[k for k in varying_settings(members) if k not in drawn]]
         members[keys] = members[keys].fillna(MISSING)
         present = columns_present(members)
         if not present:

@@ -55,12 +55,19 @@ class SweepCallback(Callback):
         trials = (config.sweep.get("tune") or {}).get("trials") or 0
         require(isinstance(trials, int) and not isinstance(trials, bool) and trials >= 0, "sweep.tune.trials", trials,
                 "an integer >= 0 (0: no tuning)")
+        if trials:
+            trial_seed = (config.sweep.get("tune") or {}).get("seed")
+            require(isinstance(trial_seed, int) and trial_seed >= seeds, "sweep.tune.seed", trial_seed,
+                    f"an integer >= sweep.seeds ({seeds}): the trials' seed is never a reported seed")
         strategy = str(config.trainer.strategy)
         require(not strategy.startswith("ddp"), "trainer.strategy", strategy,
                 "auto in a sweep: a sweep runs one job per device; data parallelism (trainer=ddp) is for one large run")
         self.jobs, swept = plan_jobs(config, first_launch(config))  # a tuned sweep's final runs come after its trials
         store = open_store(config.tracking)  # creates the store and experiment here, before any worker starts
-        identity = sweep_id(job.run_key for job in self.jobs)
+        keys = [job.run_key for job in self.jobs]
+        if tuned(config):  # its final runs are not planned yet: what decides them is part of its identity
+            keys.append(f"final runs: seeds={config.sweep.seeds} vectorised={config.sweep.vectorize_seeds}")
+        identity = sweep_id(keys)
         name = config.sweep.name
         command = "python -m aebench " + " ".join(sys.argv[1:])
         provenance = {f"sweep.{key}": value for key, value in machine().items()}

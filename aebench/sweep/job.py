@@ -88,7 +88,8 @@ def tuning_tags(cfg: DictConfig) -> dict[str, str]:
         return {}
     stage = {"sweep.stage": "trial", "sweep.trial": str(sweep.trial)} if sweep.get("trial") is not None else \
         {"sweep.stage": "final", "sweep.selected_for": str(sweep.get("selected_for"))}
-    return {**stage, "sweep.hyperparameters": describe(hyperparameters(cfg))}
+    values = hyperparameters(cfg)
+    return {**stage, "sweep.hyperparameters": describe(values), "sweep.tuned_keys": ",".join(values)}
 
 
 def run_sweep_job(cfg: DictConfig) -> str:

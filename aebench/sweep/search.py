@@ -58,7 +58,7 @@ def _section_dimensions(section: Mapping[str, Any], prefix: str) -> Iterator[Dim
             raise ConfigError(f"{prefix}.{SEARCH_SPACE}", name, f"a field of {prefix}: "
                               + ", ".join(k for k in section if k != SEARCH_SPACE))
         when = (declared or {}).get("when") or {}
-        if all(section.get(field) in allowed for field, allowed in when.items()):
+        if all(section.get(field) in ([allowed] if isinstance(allowed, str) else allowed) for field, allowed in when.items()):
             yield _dimension(key, declared)
 
 

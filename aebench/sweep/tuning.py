@@ -23,6 +23,7 @@ from typing import Any, Sequence
 from mlflow.entities import Run
 from omegaconf import DictConfig
 
+from aebench.errors import ConfigError
 from aebench.sweep.keys import run_key
 from aebench.sweep.plan import job_configs, sweep_overrides
 from aebench.sweep.search import Dimension, dimensions, trials
@@ -76,6 +77,13 @@ def plan_trials(cfg: DictConfig) -> tuple[list[Trial], dict[str, list[Dimension]
     for combo, combo_cfg in zip(combos, job_configs(cfg, combos)):
         name = combination_name(combo)
         spaces[name] = dimensions(combo_cfg)
+        for dim in spaces[name]:
+            fixed = next((o for o in combo if _key(o) == dim.key), None)
+            if fixed is not None:  # the drawn value would silently replace it
+                raise ConfigError(dim.key, fixed.partition("=")[2], f"drawn by the tuned sweep from its search space "
+                                  f"({dim.describe()}), not set on its command line: narrow the range "
+                                  f"({dim.key.rpartition('.')[0]}.search_space.{dim.key.rpartition('.')[2]}.low/high) "
+                                  "or set sweep.tune.trials=0")
         drawn = trials(spaces[name], count, seed)
         jobs = [combo + [f"{key}={value!r}" for key, value in values.items()] + [f"seed={seed}", f"sweep.trial={index}"]
                 for index, values in enumerate(drawn)]
