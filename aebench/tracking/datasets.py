@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from typing import Mapping
 
 import torch
@@ -12,6 +13,7 @@ import torch
 from aebench.tracking.store import TrackingStore
 
 CONTEXTS = {"train": "training", "val": "validation", "test": "test"}
+ATTEMPTS = 5  # MLflow inserts a dataset row once per experiment; parallel runs of one dataset race to insert it
 
 
 def digest(values: torch.Tensor) -> str:
@@ -30,4 +32,11 @@ def log_dataset_inputs(store: TrackingStore, run_id: str, name: str, splits: Map
         dataset = Dataset(name=f"{name}/{split}", digest=digest(values), source_type="local",
                           source=json.dumps({"uri": source}), profile=profile)
         inputs.append(DatasetInput(dataset, [InputTag("mlflow.data.context", CONTEXTS.get(split, split))]))
-    store.client.log_inputs(run_id, datasets=inputs)
+    for attempt in range(ATTEMPTS):
+        try:
+            store.client.log_inputs(run_id, datasets=inputs)
+            return
+        except Exception:  # noqa: BLE001 (two workers creating the same dataset row at once: the loser retries)
+            if attempt == ATTEMPTS - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
