@@ -27,6 +27,7 @@ from aebench.models.autoencoder import Autoencoder
 from aebench.models.bottleneck import IdentityBottleneck
 from aebench.models.layers import TiedLinear, reconstruction_loss
 from aebench.ops.activations import ACTIVATIONS
+from aebench.tasks.base import trains_on_clean_inputs
 
 ELEMENTWISE = tuple(set(ACTIVATIONS.values()))
 Step = tuple  # ("linear", weight index, bias index | None) and the like: see SeedBatchedAutoencoder.plan
@@ -69,7 +70,7 @@ class SeedBatchedAutoencoder:
         self.weight_positions = {name: self.position[name] for name, p in model.named_parameters() if p.ndim >= 2}
         self.penalties = [(r, seed_penalty(r)) for r in model.regularizers if r.has_penalty]
         # the encoder takes the clean batch itself: no reshaping to (K B, ...) and back for the task to transform it
-        self.clean_inputs = model.task.keeps_input and not any(r.corrupts for r in model.regularizers)
+        self.clean_inputs = trains_on_clean_inputs(model.task, model.regularizers)
 
     def to_batched(self, name: str, stacked: torch.Tensor) -> torch.Tensor:
         """A parameter stacked over seeds (K, *its shape) in the products' layout: W^T (K, in, out) for

@@ -31,7 +31,8 @@ def run_label(tags: dict[str, str]) -> str:
     return tags.get("aebench.label", fallback)
 
 
-TUNING_TAGS = {"sweep.stage": "stage", "sweep.selected_for": "selected_for", "sweep.hyperparameters": "hyperparameters",
+SWEEP_TAGS = {  # tags of a sweep's runs the report reads as columns
+    "sweep.stage": "stage", "sweep.selected_for": "selected_for", "sweep.hyperparameters": "hyperparameters",
                "aebench.reproduce": "reproduce", "sweep.tuned_keys": "tuned_keys"}
 
 
@@ -41,7 +42,7 @@ def _row(run: Run) -> dict:
            "artifact_uri": run.info.artifact_uri, "run_key": tags.get("run_key", run.info.run_id)}
     row.update({key: tags.get(key) for key in ("dataset", "model", "regularizer", "seed")})
     row["task"] = tags.get("task", "reconstruct")  # PCA baselines and runs from before tasks reconstruct
-    for tag, column in TUNING_TAGS.items():  # a tuned sweep's runs (aebench.sweep.tuning)
+    for tag, column in SWEEP_TAGS.items():
         if tag in tags:
             row[column] = tags[tag]
     row.update({f"params.{key}": value for key, value in run.data.params.items()})

@@ -29,7 +29,7 @@ class Drawn(NamedTuple):
     pdf: bytes
 
 
-def _png(figure) -> Drawn:
+def _drawn(figure) -> Drawn:
     drawn = {}
     for kind in ("png", "pdf"):
         buffer = io.BytesIO()
@@ -54,7 +54,7 @@ def ranking_bars(board: Leaderboard) -> Drawn:
     axes.set_title(f"{board.title}: {column.label} (PCA in grey)", fontsize=10)
     low = np.nanmin(rows[column.metric].values - spreads)
     axes.set_xlim(left=max(0.0, low - 0.05 * abs(low)) if column.higher_is_better else 0.0)
-    return _png(figure)
+    return _drawn(figure)
 
 
 def board_runs(board: Leaderboard, runs: pd.DataFrame) -> pd.DataFrame:
@@ -83,7 +83,7 @@ def psnr_by_code_size(board: Leaderboard, runs: pd.DataFrame) -> Drawn | None:
     axes.set_ylabel("test PSNR (dB)")
     axes.set_title(f"{board.title}: PSNR against code size, PCA dashed", fontsize=10)
     axes.legend(fontsize=6, ncol=2, frameon=False)
-    return _png(figure)
+    return _drawn(figure)
 
 
 def best_run(board: Leaderboard, runs: pd.DataFrame, position: int) -> pd.Series:
@@ -113,7 +113,7 @@ def reconstructions(board: Leaderboard, runs: pd.DataFrame, store: TrackingStore
         axis.set_title(f"{label}, seed {run['seed']}: {board.rank_by.label} "
                        f"{run.get(f'metrics.{board.rank_by.metric}', float('nan')):.2f}", fontsize=8)
         axis.axis("off")
-    return _png(figure)
+    return _drawn(figure)
 
 
 def code_maps(board: Leaderboard, runs: pd.DataFrame, store: TrackingStore) -> Drawn | None:
@@ -141,7 +141,7 @@ def code_maps(board: Leaderboard, runs: pd.DataFrame, store: TrackingStore) -> D
             axis.scatter(points[:, 0], points[:, 1], color=MODEL_COLOUR, s=6)
         axis.set_title(f"{label}: test codes, first two PCs", fontsize=8)
         axis.set_xticks([]), axis.set_yticks([])
-    return _png(figure)
+    return _drawn(figure)
 
 
 RATE, QUANTISED, PCA_QUANTISED = "metrics.test/bpp", "metrics.test/compress_psnr", "metrics.test/pca_compress_psnr"
@@ -177,7 +177,7 @@ def rate_distortion(board: Leaderboard, runs: pd.DataFrame, store: TrackingStore
     axes.set_ylabel("test PSNR (dB)")
     axes.set_title(f"{board.title}: rate-distortion", fontsize=10)
     axes.legend(fontsize=6, ncol=2, frameon=False)
-    return _png(figure)
+    return _drawn(figure)
 
 
 def figures(board: Leaderboard, runs: pd.DataFrame, store: TrackingStore) -> dict[str, Drawn]:
@@ -216,4 +216,4 @@ def critical_difference_diagram(summary) -> Drawn | None:
                     fontsize=8)
     for side in ("left", "right", "top"):
         axes.spines[side].set_visible(False)
-    return _png(figure)
+    return _drawn(figure)

@@ -76,8 +76,8 @@ COLUMNS = (
 )
 BY_METRIC = {column.metric: column for column in COLUMNS}
 STANDARD = {column.metric for column in COLUMNS[:12]}  # every run's; the rest are the tasks'
-DENOISE_GAIN = "test/denoise_gain_"
-CODE_SIZE = "model/code_dim"  # + the noise level: one column per level a run logged
+DENOISE_GAIN = "test/denoise_gain_"  # + the noise level: one column per level a run logged
+CODE_SIZE = "model/code_dim"
 
 
 def column_of(metric: str) -> Column | None:

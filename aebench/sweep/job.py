@@ -22,6 +22,7 @@ from aebench.sweep.plan import job_label
 from aebench.sweep.progress import Progress
 from aebench.sweep.search import describe, hyperparameters
 from aebench.sweep.state import SweepState
+from aebench.sweep.tuning import tuned
 from aebench.tracking import open_store
 
 SWEEP_ENV = "AEBENCH_SWEEP"  # how the launching process tells its jobs which sweep they belong to
@@ -73,7 +74,7 @@ def reproduce_tag(cfg: DictConfig) -> dict[str, str]:
         if key not in ("sweep.trial", "sweep.selected_for"):
             chosen.pop(key, None)
             chosen[key] = override  # the last one, which Hydra applies
-    if int((cfg.sweep.get("tune") or {}).get("trials") or 0) > 0:
+    if tuned(cfg):
         chosen["sweep.tune.trials"] = "sweep.tune.trials=0"
     ordered = sorted(chosen.values(), key=lambda o: not o.startswith("+sweep="))
     quoted = [f"'{o}'" if any(c in o for c in "[],*'\" $") else o for o in ordered]
@@ -84,7 +85,7 @@ def tuning_tags(cfg: DictConfig) -> dict[str, str]:
     """A tuned sweep's runs: ``sweep.stage`` (trial or final), the trial's number or the selections
     that chose the configuration, and the values of the tuned hyperparameters."""
     sweep = cfg.sweep
-    if not int((sweep.get("tune") or {}).get("trials") or 0):
+    if not tuned(cfg):
         return {}
     stage = {"sweep.stage": "trial", "sweep.trial": str(sweep.trial)} if sweep.get("trial") is not None else \
         {"sweep.stage": "final", "sweep.selected_for": str(sweep.get("selected_for"))}

@@ -12,6 +12,7 @@ from aebench.config import resolved
 from aebench.regularizers import build_regularizers
 from aebench.run.spec import RunSpec
 from aebench.tasks import build_task
+from aebench.tasks.base import trains_on_clean_inputs
 
 # settings that change where or how fast a run goes, not what it computes
 EXECUTION_ONLY = {
@@ -54,7 +55,7 @@ def draws_random_inputs(spec: RunSpec) -> bool:
     """Whether training corrupts its inputs at random (a denoising term, or a task such as denoise,
     inpaint or dewatermark): the draws a seed gets depend on how it is trained."""
     task = build_task(spec.config.get("task") or {"name": "reconstruct"})
-    return not task.keeps_input or any(r.corrupts for r in build_regularizers(spec.regularizer.section))
+    return not trains_on_clean_inputs(task, build_regularizers(spec.regularizer.section))
 
 
 def member_key(seed_cfg: DictConfig | RunSpec, seeds: Iterable[int]) -> str:

@@ -45,9 +45,9 @@ class Progress:
     def _records(self) -> list[dict]:
         return [json.loads(line) for line in self.path.read_text().splitlines()] if self.path.exists() else []
 
-    def counts(self) -> dict[str, int]:
+    def counts(self, records: list[dict] | None = None) -> dict[str, int]:
         counts: dict[str, int] = {}
-        for record in self._records():
+        for record in self._records() if records is None else records:
             if "status" in record:
                 counts[record["status"]] = counts.get(record["status"], 0) + 1
         return counts
@@ -86,7 +86,7 @@ class Progress:
 
     def line(self, what: str) -> str:
         records = self._records()
-        counts = self.counts()
+        counts = self.counts(records)
         done, total = sum(counts.values()), self.planned(records)
         elapsed = time.time() - self.started
         eta = self.eta(records, elapsed)

@@ -71,3 +71,9 @@ class Task:
 
 class Reconstruct(Task):
     """The plain autoencoder: reconstruct the input (every standard metric is this task's)."""
+
+
+def trains_on_clean_inputs(task: "Task", regularizers) -> bool:
+    """Whether training feeds the encoder its batches as they are: no task transformation and no
+    corrupting regularizer (denoising), so no random draws stand between data and model."""
+    return task.keeps_input and not any(regularizer.corrupts for regularizer in regularizers)
