@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -25,10 +26,11 @@ def store(folder: Path) -> MlflowClient:
     return MlflowClient(f"sqlite:///{folder / 'mlruns' / 'mlflow.db'}")
 
 
-def runs(folder: Path, kind: str = "run", pca: bool = False):
-    """The runs of a folder's store: parents (``kind="sweep"``) or training runs, PCA baselines on request."""
-    client = store(folder)
-    experiment = client.get_experiment_by_name("aebench")
+def runs(folder: Path, kind: str = "run", pca: bool = False, uri: str | None = None, experiment: str = "aebench"):
+    """The runs of a folder's store (or of the store at ``uri``): parents (``kind="sweep"``) or
+    training runs, PCA baselines on request."""
+    client = store(folder) if uri is None else MlflowClient(uri)
+    experiment = client.get_experiment_by_name(experiment)
     found = client.search_runs([experiment.experiment_id], max_results=5000)
     return [run for run in found if run.data.tags.get("aebench.kind") == kind
             and (pca or run.data.tags.get("model") != "pca")]
@@ -41,3 +43,20 @@ def needs_program(name: str, provides: str) -> None:
     if os.environ.get(REQUIRE) == "1":
         pytest.fail(f"{reason} ({REQUIRE}=1: .ci/run installs it)")
     pytest.skip(reason)
+
+
+SERVICES = "scripts/services.sh start (as root: it installs and starts them from Debian's packages)"
+
+
+def mlflow_server() -> str:
+    """The MLflow server on PostgreSQL that scripts/services.sh started (AEBENCH_MLFLOW_SERVER)."""
+    uri = os.environ.get("AEBENCH_MLFLOW_SERVER")
+    if not uri:
+        needs_program("an MLflow server on PostgreSQL (AEBENCH_MLFLOW_SERVER)", SERVICES)
+    return uri
+
+
+def slurm() -> None:
+    """A SLURM cluster that accepts jobs (AEBENCH_SLURM=1, from scripts/services.sh)."""
+    if os.environ.get("AEBENCH_SLURM") != "1" or shutil.which("sbatch") is None:
+        needs_program("a SLURM cluster (AEBENCH_SLURM=1)", SERVICES)

@@ -69,7 +69,7 @@ def _skipped(store: TrackingStore, parents: list[Run]) -> list[tuple[str, str]]:
     return sorted(listed)
 
 
-def _cite(parent: Run, experiment: str) -> dict[str, str]:
+def _cite(parent: Run, experiment: str, uri: str) -> dict[str, str]:
     tags = parent.data.tags
     started = datetime.fromtimestamp(parent.info.start_time / 1000, tz=timezone.utc)
     commit = tags.get("aebench.git_commit", "-")
@@ -77,7 +77,7 @@ def _cite(parent: Run, experiment: str) -> dict[str, str]:
         commit = commit.removesuffix("-dirty") + " with uncommitted changes"
     return {"sweep_id": tags.get("sweep_id", "-"), "date": started.strftime("%Y-%m-%d %H:%M UTC"),
             "aebench version": tags.get("aebench.version", "-"), "git commit": commit,
-            "command": tags.get("sweep.command", "-"), "MLflow": f"experiment '{experiment}', parent run {parent.info.run_id}",
+            "command": tags.get("sweep.command", "-"), "MLflow": f"{uri}, experiment '{experiment}', parent run {parent.info.run_id}",
             **{key: tags[f"sweep.{key}"] for key in ("hardware", "python", "libraries") if f"sweep.{key}" in tags}}
 
 
@@ -139,7 +139,7 @@ def collect(store: TrackingStore, sweep_id: str | None = None, whole_experiment:
         parent = matching[0]
     identity = parent.data.tags["sweep_id"]
     runs, failed = _counted(search_all(store, f"tags.mlflow.parentRunId = '{parent.info.run_id}'"))
-    cite = {**_cite(parent, store.experiment_name), **data_digests(store, runs)}
+    cite = {**_cite(parent, store.experiment_name, store.uri), **data_digests(store, runs)}
     chosen = store.read_json(parent.info.run_id, "selection.json")  # a tuned sweep's (aebench.sweep.tuning)
     if chosen is not None and "rows" in chosen:
         runs = current_selection(runs, chosen["rows"])

@@ -39,6 +39,7 @@ from aebench.tracking import (
     save_image_grid,
     tracked,
 )
+from aebench.tracking.owners import owner_tags
 from aebench.version import __version__, git_commit
 
 GRID_IMAGES = 12
@@ -70,7 +71,7 @@ def run_tags(spec: RunSpec) -> dict[str, str]:
     if commit != "unknown":
         tags["mlflow.source.git.commit"] = commit.removesuffix("-dirty")
     tags.update({"mlflow.source.name": "python -m aebench", "mlflow.source.type": "LOCAL"})  # the UI's Source column
-    return tags
+    return {**tags, **owner_tags()}  # who trains it: a resumed sweep leaves a live owner's run alone
 
 
 def log_data(store: TrackingStore, run_id: str, plan: RunPlan) -> None:

@@ -42,10 +42,14 @@ class SweepCallback(Callback):
         quiet_libraries()
         try:
             self._open(config)
-        except ConfigError as error:
-            fail(error)
-        except Exception:  # Hydra would turn it into a warning and launch the jobs anyway
-            traceback.print_exc()
+        except BaseException as error:
+            if self.state is not None:
+                self.state.release()
+            if isinstance(error, ConfigError):
+                fail(error)
+            if not isinstance(error, Exception):
+                raise
+            traceback.print_exc()  # Hydra would turn it into a warning and launch the jobs anyway
             sys.exit(1)
 
     def _open(self, config: DictConfig) -> None:
@@ -74,8 +78,8 @@ class SweepCallback(Callback):
         self.state = SweepState.open(store, identity, name, tags={"sweep.name": name, "sweep.command": command,
                                                                   **provenance},
                                      params={"sweep.jobs": len(self.jobs)})
-        killed = self.state.kill_stale_children()
-        done = set() if config.sweep.rerun else self.state.finished_run_keys()
+        killed, training = self.state.kill_stale_children()  # runs still training elsewhere are left to finish
+        done = training | (set() if config.sweep.rerun else self.state.finished_run_keys())
         skipped = [job for job in self.jobs if job.skip_reason is not None]
         to_train = [job for job in self.jobs if job.skip_reason is None and job.run_key not in done]
 
@@ -96,7 +100,8 @@ class SweepCallback(Callback):
         what = "trials" if tuned(config) else "combinations"
         print(f"[sweep {name}] sweep_id {identity}, parent run {self.state.parent_run_id}: {len(self.jobs)} "
               f"{what}, {len(to_train)} to train, {len(self.jobs) - len(skipped) - len(to_train)} already "
-              f"finished, {len(skipped)} skipped by rules" + (f", {killed} stale runs marked KILLED" if killed else ""),
+              f"finished, {len(skipped)} skipped by rules" + (f", {killed} stale runs marked KILLED" if killed else "")
+              + (f", {len(training)} still training in an earlier invocation's jobs" if training else ""),
               flush=True)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
@@ -107,12 +112,15 @@ class SweepCallback(Callback):
         except Exception:  # noqa: BLE001 (as above: never a mere warning)
             traceback.print_exc()
             sys.exit(1)
+        finally:
+            self.state.release()
 
     def _close(self, config: DictConfig) -> None:
         if tuned(config):
             chosen = load_selection(self.state.store, self.state.parent_run_id)
             if chosen is not None:
                 self.jobs += plan_jobs(config, final_jobs(config, chosen["combinations"]))[0]
+        self.state.wait_for_live_children()  # an earlier invocation's jobs that outlived it end first
         log_pca_baselines(self.jobs, self.state)
         text, counts = summarize(self.jobs, self.state.children())
         client, parent = self.state.store.client, self.state.parent_run_id

@@ -95,16 +95,24 @@ def tuning_tags(cfg: DictConfig) -> dict[str, str]:
 
 def run_sweep_job(cfg: DictConfig) -> str:
     """Train this job's combination under the sweep's parent run, unless it is already FINISHED
-    there (``sweep.rerun=true`` trains it again). Returns the outcome: FINISHED, FAILED, skipped
-    or cached. Only an interrupt stops the sweep; every other failure stays in this run."""
+    there (``sweep.rerun=true`` trains it again) or another live process holds its claim. Returns
+    the outcome: FINISHED, FAILED, skipped, cached or training elsewhere. Only an interrupt stops
+    the sweep; every other failure stays in this run."""
     context = SweepContext.from_environment()
     state = SweepState(open_store(cfg.tracking), context.parent_run_id, context.sweep_id)
     share_the_machine(cfg, Path(context.progress_path).parent)
-    if is_seed_list(cfg):
-        return run_seed_list(cfg, context, state)
     key = run_key(cfg)
-    if not cfg.sweep.rerun and state.has_finished(key):
-        return "cached"
+    with state.claimed(key) as ours:
+        if not ours:
+            return "training elsewhere"  # by a live job of an earlier or of a simultaneous invocation
+        if is_seed_list(cfg):
+            return run_seed_list(cfg, context, state)
+        if not cfg.sweep.rerun and state.has_finished(key):
+            return "cached"
+        return train_job(cfg, context, key)
+
+
+def train_job(cfg: DictConfig, context: SweepContext, key: str) -> str:
     started = time.perf_counter()
     try:
         spec = RunSpec.of(cfg)

@@ -14,12 +14,29 @@ from aebench.sweep.tuning import final_jobs, log_selection, plan_trials, protoco
 from aebench.tracking import counted_runs, open_store
 
 
+def launch_batch(cfg: DictConfig, launcher: Any, overrides: list, first_index: int) -> list[Any] | None:
+    """One batch of jobs, or None where the launcher stopped without their results (a SLURM job
+    cancelled or lost: submitit raises for it). The sweep then closes as usual: its summary counts
+    what did not finish, and re-running the same command trains exactly that."""
+    try:
+        return launcher.launch(overrides, initial_job_idx=first_index)
+    except Exception as error:  # noqa: BLE001 (the runs already in the store are counted, not lost)
+        message = str(error).strip().splitlines()
+        print(f"[sweep {cfg.sweep.name}] the launcher stopped: {type(error).__name__}: "
+              f"{message[0] if message else ''}; what did not finish is counted as not run: re-run the same "
+              "command to train it", flush=True)
+        return None
+
+
 def launch_sweep(cfg: DictConfig, launcher: Any) -> list[Any]:
     """Every batch's job returns, as Hydra's sweepers return them."""
     if not tuned(cfg):
-        return [launcher.launch(sweep_overrides(cfg), initial_job_idx=0)]
+        return [launch_batch(cfg, launcher, sweep_overrides(cfg), 0) or []]
     planned, spaces = plan_trials(cfg)
-    returns = [launcher.launch([trial.overrides for trial in planned], initial_job_idx=0)]
+    trials = launch_batch(cfg, launcher, [trial.overrides for trial in planned], 0)
+    if trials is None:
+        return [[]]  # not every trial ran: choosing from fewer would break the equal budget
+    returns = [trials]
     context = SweepContext.from_environment()
     state = SweepState(open_store(cfg.tracking), context.parent_run_id, context.sweep_id)
     selection = select(planned, counted_runs(state.children()))
@@ -31,5 +48,5 @@ def launch_sweep(cfg: DictConfig, launcher: Any) -> list[Any]:
     context.progress().plan({job.run_key: job_kind(job) for job in pending}, added=True)
     print(f"[sweep {cfg.sweep.name}] selected on validation from {len(planned)} trials: "
           f"{len(finals)} jobs of the selected configurations, {len(pending)} to train", flush=True)
-    returns.append(launcher.launch(finals, initial_job_idx=len(planned)))
+    returns.append(launch_batch(cfg, launcher, finals, len(planned)) or [])
     return returns

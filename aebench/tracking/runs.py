@@ -45,7 +45,9 @@ def tracked(store: TrackingStore, run_id: str):
 
 def end_failed(store: TrackingStore, run_id: str, error: BaseException) -> None:
     """FAILED with the reason, or KILLED for an interrupt."""
-    store.client.set_tag(run_id, "failure_reason", f"{type(error).__name__}: {error}"[:5000])
+    reason = str(error) or ("the process was sent SIGTERM (scancel, a preemption, or kill)"
+                            if type(error).__name__ == "SIGTERMException" else "")
+    store.client.set_tag(run_id, "failure_reason", f"{type(error).__name__}: {reason}"[:5000])
     store.finish_run(run_id, "KILLED" if isinstance(error, (KeyboardInterrupt, SystemExit)) else "FAILED")
 
 

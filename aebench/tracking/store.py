@@ -6,12 +6,15 @@ path or ``file:`` URI is refused here first, with the alternative named.
 """
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import re
 import tempfile
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -82,6 +85,23 @@ def _artifact_location(uri: str, experiment: str) -> str | None:
     return (path.parent.resolve() / "artifacts" / folder).as_uri()
 
 
+@contextmanager
+def _creating(database: Path | None):
+    """Hold a lock on a SQLite store's folder while creating or opening it: two processes that create
+    one store at once collide in MLflow's schema migration (alembic), so they take turns. A server
+    or a database server creates its schema once, itself."""
+    if database is None:
+        yield
+        return
+    database.parent.mkdir(parents=True, exist_ok=True)
+    folder = os.open(database.parent, os.O_RDONLY)  # the folder itself is the lock: no file is left behind
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(folder)  # releases the lock
+
+
 class TrackingStore:
     """One MLflow experiment in one store; creates, fills and ends runs."""
 
@@ -102,18 +122,26 @@ class TrackingStore:
         self.uri, self.experiment_name = uri, experiment
         self._buffered: dict[str, list] = {}       # run id -> metrics kept in memory, not yet written
         self._written_at: dict[str, float] = {}    # run id -> when its metrics were last written
-        path = sqlite_path(uri)
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        self.client = MlflowClient(tracking_uri=uri)
-        found = self.client.get_experiment_by_name(experiment)
-        if found is None:
-            self.experiment_id = self.client.create_experiment(
-                experiment, artifact_location=_artifact_location(uri, experiment), tags={KIND_TAG: MODEL_TRAINING})
-        else:
-            self.experiment_id = found.experiment_id
-            if found.tags.get(KIND_TAG) is None:  # an experiment from before aebench marked its kind
-                self.client.set_experiment_tag(self.experiment_id, KIND_TAG, MODEL_TRAINING)
+        with _creating(sqlite_path(uri)):  # MLflow creates a new store's schema on the first client call
+            self.client = MlflowClient(tracking_uri=uri)
+            found = self.client.get_experiment_by_name(experiment)
+            if found is None:
+                found = self._create_experiment(experiment)
+        self.experiment_id = found.experiment_id
+        if found.tags.get(KIND_TAG) is None:  # an experiment from before aebench marked its kind
+            self.client.set_experiment_tag(self.experiment_id, KIND_TAG, MODEL_TRAINING)
+
+    def _create_experiment(self, experiment: str):
+        """Create the experiment, or find the one another process created a moment before."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self.client.create_experiment(experiment, artifact_location=_artifact_location(self.uri, experiment),
+                                          tags={KIND_TAG: MODEL_TRAINING})
+        except MlflowException as error:
+            if error.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+        return self.client.get_experiment_by_name(experiment)
 
     @classmethod
     def existing(cls, uri: str, experiment: str) -> "TrackingStore":
