@@ -59,8 +59,12 @@ def test_a_claim_in_the_store_has_one_holder_and_a_dead_holder_loses_it(tmp_path
     second.release()
     assert first.acquire({"who": "first"}, stale=lambda tags: False) is None
     assert StoreClaim(store, "sweep y").acquire({}, stale=lambda tags: False) is None  # claims are per name
+    store.client.delete_experiment(first.experiment_id)  # a user tidying the UI deletes a held claim
+    assert StoreClaim(store, "sweep x").acquire({"who": "third"}, stale=lambda tags: False) is None
     visible = [e.name for e in store.client.search_experiments()]
     assert "claims" in visible and sum(name.startswith("aebench.claim/") for name in visible) == 2
+    other = TrackingStore(store.uri, "claims elsewhere")  # the same sweep in another experiment of the store
+    assert StoreClaim(other, "sweep x").acquire({}, stale=lambda tags: False) is None
 
 
 def test_a_run_owner_is_alive_while_its_process_lives():

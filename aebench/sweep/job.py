@@ -102,13 +102,15 @@ def run_sweep_job(cfg: DictConfig) -> str:
     state = SweepState(open_store(cfg.tracking), context.parent_run_id, context.sweep_id)
     share_the_machine(cfg, Path(context.progress_path).parent)
     key = run_key(cfg)
+    if not is_seed_list(cfg) and not cfg.sweep.rerun and state.has_finished(key):
+        return "cached"  # the common case of a resumed sweep, without a claim
     with state.claimed(key) as ours:
         if not ours:
             return "training elsewhere"  # by a live job of an earlier or of a simultaneous invocation
         if is_seed_list(cfg):
             return run_seed_list(cfg, context, state)
         if not cfg.sweep.rerun and state.has_finished(key):
-            return "cached"
+            return "cached"  # finished while this job waited for its claim
         return train_job(cfg, context, key)
 
 

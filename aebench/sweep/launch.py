@@ -13,6 +13,10 @@ from aebench.sweep.state import SweepState
 from aebench.sweep.tuning import final_jobs, log_selection, plan_trials, protocol, rows_by_selection, select, tuned
 from aebench.tracking import counted_runs, open_store
 
+# a job that ended without a result: submitit's for a cancelled or lost SLURM job, loky's for a
+# joblib worker that died (killed, out of memory)
+JOB_LOST = ("UncompletedJobError", "TerminatedWorkerError")
+
 
 def launch_batch(cfg: DictConfig, launcher: Any, overrides: list, first_index: int) -> list[Any] | None:
     """One batch of jobs, or None where the launcher stopped without their results (a SLURM job
@@ -20,7 +24,9 @@ def launch_batch(cfg: DictConfig, launcher: Any, overrides: list, first_index: i
     what did not finish, and re-running the same command trains exactly that."""
     try:
         return launcher.launch(overrides, initial_job_idx=first_index)
-    except Exception as error:  # noqa: BLE001 (the runs already in the store are counted, not lost)
+    except Exception as error:
+        if type(error).__name__ not in JOB_LOST:
+            raise
         message = str(error).strip().splitlines()
         print(f"[sweep {cfg.sweep.name}] the launcher stopped: {type(error).__name__}: "
               f"{message[0] if message else ''}; what did not finish is counted as not run: re-run the same "

@@ -20,7 +20,8 @@ PREFIX = "aebench.claim"
 
 class StoreClaim:
     def __init__(self, store: TrackingStore, name: str):
-        self.store, self.name = store, f"{PREFIX}/{name}"
+        # per experiment: one store (a server) holds many experiments, and a sweep may run in each
+        self.store, self.name = store, f"{PREFIX}/{store.experiment_id}/{name}"
         self.experiment_id: str | None = None
 
     def acquire(self, owner: Mapping[str, str], stale: Callable[[Mapping[str, str]], bool],
@@ -43,7 +44,7 @@ class StoreClaim:
             if held.lifecycle_stage == "active" and not stale(holder):
                 return holder
             self._retire(held.experiment_id)  # its holder is gone (or someone deleted it by hand)
-        return holder
+        return holder or {"aebench.host": "?", "aebench.pid": "? (the claim kept changing hands)"}
 
     def release(self) -> None:
         if self.experiment_id is not None:
@@ -56,6 +57,8 @@ class StoreClaim:
 
         client = self.store.client
         try:
+            if client.get_experiment(experiment_id).lifecycle_stage == "deleted":
+                client.restore_experiment(experiment_id)  # deleted by hand: MLflow renames active ones only
             client.rename_experiment(experiment_id, f"{self.name} released {uuid.uuid4().hex}")
             client.delete_experiment(experiment_id)
         except MlflowException:

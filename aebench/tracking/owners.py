@@ -48,26 +48,28 @@ def process_alive(host: str | None, pid: str | None, started: str | None = None)
 
 
 def slurm_job_alive(job_id: str) -> bool | None:
-    """Whether SLURM still has the job pending or running; None where SLURM cannot be asked."""
+    """Whether SLURM still has the job pending or running; None where SLURM cannot be asked. Only
+    SLURM's "Invalid job id" means gone: any other failure (a busy controller) counts as alive."""
     if shutil.which("squeue") is None:
         return None
     try:
         listed = subprocess.run(["squeue", "-h", "-j", job_id, "-o", "%T"], capture_output=True, text=True,
                                 timeout=30)
     except (OSError, subprocess.TimeoutExpired):
-        return None
+        return True
     if listed.returncode != 0:
-        return False  # "Invalid job id specified": long gone from the queue
+        return "invalid job id" not in listed.stderr.lower()  # gone from the queue long ago, or not known
     return listed.stdout.strip() not in ("", "COMPLETED", "CANCELLED", "FAILED", "TIMEOUT", "NODE_FAIL",
                                          "PREEMPTED", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE")
 
 
 def owner_alive(tags: Mapping[str, str]) -> bool:
-    """Whether the run's owner may still write to it: its SLURM job is in the queue, or its process
-    lives on this host. An owner that cannot be checked (another host, no SLURM) counts as gone."""
+    """Whether the run's owner may still write to it. On this host its process decides (pid and
+    start time); on another, its SLURM job in the queue. An owner on another host without SLURM
+    cannot be checked and counts as gone: two invocations of one sweep from two machines that are
+    not SLURM jobs are not kept apart."""
+    if tags.get(HOST) == socket.gethostname():
+        return process_alive(tags.get(HOST), tags.get(PID), tags.get(STARTED))
     job = tags.get(SLURM_JOB)
-    if job:
-        alive = slurm_job_alive(job)
-        if alive is not None:
-            return alive
-    return process_alive(tags.get(HOST), tags.get(PID), tags.get(STARTED))
+    alive = slurm_job_alive(job) if job else None
+    return bool(alive)

@@ -96,7 +96,10 @@ def _creating(database: Path | None):
     database.parent.mkdir(parents=True, exist_ok=True)
     folder = os.open(database.parent, os.O_RDONLY)  # the folder itself is the lock: no file is left behind
     try:
-        fcntl.flock(folder, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(folder, fcntl.LOCK_EX)
+        except OSError:
+            pass  # a file system without flock (Lustre without the option): no lock, as before
         yield
     finally:
         os.close(folder)  # releases the lock
