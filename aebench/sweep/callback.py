@@ -82,6 +82,7 @@ class SweepCallback(Callback):
         done = training | (set() if config.sweep.rerun else self.state.finished_run_keys())
         skipped = [job for job in self.jobs if job.skip_reason is not None]
         to_train = [job for job in self.jobs if job.skip_reason is None and job.run_key not in done]
+        elsewhere = [job for job in self.jobs if job.skip_reason is None and job.run_key in training]
 
         folder = Path(config.tracking.output_dir) / "sweeps" / identity
         folder.mkdir(parents=True, exist_ok=True)
@@ -98,10 +99,11 @@ class SweepCallback(Callback):
         store.client.log_text(self.state.parent_run_id, json.dumps(listed, indent=1), "skipped.json")
         store.client.set_tag(self.state.parent_run_id, "sweep.skipped", str(len(skipped)))
         what = "trials" if tuned(config) else "combinations"
+        finished = len(self.jobs) - len(skipped) - len(to_train) - len(elsewhere)
         print(f"[sweep {name}] sweep_id {identity}, parent run {self.state.parent_run_id}: {len(self.jobs)} "
-              f"{what}, {len(to_train)} to train, {len(self.jobs) - len(skipped) - len(to_train)} already "
-              f"finished, {len(skipped)} skipped by rules" + (f", {killed} stale runs marked KILLED" if killed else "")
-              + (f", {len(training)} still training in an earlier invocation's jobs" if training else ""),
+              f"{what}, {len(to_train)} to train, {finished} already finished, {len(skipped)} skipped by rules"
+              + (f", {killed} stale runs marked KILLED" if killed else "")
+              + (f", {len(elsewhere)} still training in an earlier invocation's jobs" if elsewhere else ""),
               flush=True)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
