@@ -114,6 +114,13 @@ def running_jobs(name_part: str) -> list[str]:
     return [line.split()[0] for line in listed.splitlines() if "RUNNING" in line and name_part in line]
 
 
+def training_runs(client: MlflowClient, experiment_name: str) -> list:
+    """The training runs of the experiment that are RUNNING now (none before it exists)."""
+    experiment = client.get_experiment_by_name(experiment_name)
+    return experiment and client.search_runs([experiment.experiment_id], "attributes.status = 'RUNNING' and "
+                                             "tags.`aebench.kind` = 'run'")
+
+
 def wait_for(condition, timeout: float = 240, every: float = 1.0):
     ends = time.time() + timeout
     while time.time() < ends:
@@ -134,12 +141,7 @@ def test_a_cluster_sweep_hit_by_a_fault_and_rerun_loses_nothing_and_trains_nothi
     first = launch(tmp_path, *long)
     client = MlflowClient(read["uri"])
 
-    def training_runs():
-        experiment = client.get_experiment_by_name(read["experiment"])
-        return experiment and [r for r in client.search_runs([experiment.experiment_id], "attributes.status = 'RUNNING'")
-                               if r.data.tags.get("aebench.kind") == "run"]
-
-    victim = wait_for(training_runs)[0]
+    victim = wait_for(lambda: training_runs(client, read['experiment']))[0]
     if fault == "scancel one job":
         subprocess.run(["scancel", victim.data.tags["slurm.job_id"]], check=True)
     else:
@@ -184,12 +186,7 @@ def test_the_mlflow_server_restarted_under_running_jobs_leaves_no_finished_run_i
     first = launch(tmp_path, *long)
     client = MlflowClient(read["uri"])
 
-    def training_runs():
-        experiment = client.get_experiment_by_name(read["experiment"])
-        return experiment and client.search_runs([experiment.experiment_id], "attributes.status = 'RUNNING' and "
-                                                 "tags.`aebench.kind` = 'run'")
-
-    wait_for(training_runs)
+    wait_for(lambda: training_runs(client, read['experiment']))
     subprocess.run(["bash", "scripts/services.sh", "restart-mlflow"], cwd=ROOT, check=True, timeout=180)
     first.communicate(timeout=600)
     if first.returncode != 0:  # something did not finish: the resume trains it
