@@ -18,6 +18,9 @@ def quiet_libraries() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
     warnings.filterwarnings("ignore", message=r".*`noload`.*")
+    # on a machine with SLURM's client, Lightning hints at srun for any process outside a SLURM job;
+    # aebench's cluster sweeps start their jobs with srun through Hydra's submitit launcher already
+    warnings.filterwarnings("ignore", message=r"The `srun` command is available on your system")
 
 
 def fail(error: ConfigError) -> None:

@@ -31,6 +31,10 @@ class Facts:
     corrupting_regularizers: tuple[str, ...] = ()
     task: str = "reconstruct"
     task_reshapes_input: bool = False  # the encoder's input is shaped unlike the sample (colorize)
+    options: tuple[tuple[str, Any], ...] = ()  # the model's options, for a variant's own needs (stacked's pretrain)
+
+    def option(self, name: str, default: Any = None) -> Any:
+        return dict(self.options).get(name, default)
 
     @property
     def images(self) -> bool:

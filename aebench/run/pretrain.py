@@ -1,22 +1,24 @@
 """Greedy layer-wise pretraining of a :class:`~aebench.models.StackedAutoencoder`.
 
-Stage l fits the shallow autoencoder of layer l on the codes of layers 1..l-1 (same split,
-same regularizers), for ``pretrain_epochs``; each stage is one Lightning fit (``fit_stage``) whose
-metrics are logged under ``pretrain/layer<l>/``.
+Stage l fits the module of layer l (a shallow autoencoder with the run's regularizers, or an RBM:
+``model.pretrain``) on the codes of layers 1..l-1 (same split), for ``pretrain_epochs``; each
+stage is one Lightning fit (``fit_stage``) whose metrics are logged under ``pretrain/layer<l>/``.
 """
 from __future__ import annotations
 
 from typing import Callable
 
+import lightning as L
+
 from aebench.data import AutoencoderDataModule
 from aebench.data.arrays import as_float
-from aebench.models import Autoencoder, StackedAutoencoder
+from aebench.models import StackedAutoencoder
 from aebench.ops.chunks import encode_all
 
 
 def pretrain_layerwise(model: StackedAutoencoder, datamodule: AutoencoderDataModule,
-                       fit_stage: Callable[[Autoencoder, AutoencoderDataModule, int], None]) -> None:
-    """``fit_stage(stage, data, index)`` trains the shallow autoencoder of layer ``index`` on ``data``."""
+                       fit_stage: Callable[[L.LightningModule, AutoencoderDataModule, int], None]) -> None:
+    """``fit_stage(stage, data, index)`` trains ``model.stage(index)`` on ``data`` (the layer below's codes)."""
     inputs = as_float(datamodule.stored)  # every sample as the model sees it (uint8 images scaled)
     for index in range(model.num_stages):
         stage = model.stage(index)

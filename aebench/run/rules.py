@@ -44,7 +44,8 @@ def describe(spec: "RunSpec | DictConfig", arrays: DatasetArrays, regularizers: 
                   code_dim=options.get("code_dim"), code_larger_than_input=card.code_larger_than_input,
                   loss=options.get("loss", "mse"), regularizer=spec.regularizer.label,
                   corrupting_regularizers=tuple(r.name for r in regularizers if r.corrupts), task=task.name,
-                  task_reshapes_input=task.model_input_shape(arrays.sample_shape) != arrays.sample_shape)
+                  task_reshapes_input=task.model_input_shape(arrays.sample_shape) != arrays.sample_shape,
+                  options=tuple(card.options_with_defaults(options).items()))
     regularizer_needs = [need for r in regularizers for need in r.needs()]
     checks = [(need, facts) for need in (*card.all_needs, *regularizer_needs, *task.needs())]
     stages = card.stage_facts(card.options_with_defaults(options), facts) if card.stage_facts else []

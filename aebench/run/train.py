@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping
 
+import lightning as L
 import numpy as np
 import torch
 from omegaconf import DictConfig
@@ -15,7 +16,7 @@ from omegaconf import DictConfig
 from aebench.data import AutoencoderDataModule
 from aebench.evaluate.probes import code_map, probe_accuracies
 from aebench.fast import SeedDataModule, SeedEnsemble
-from aebench.models import Autoencoder, StackedAutoencoder, save_autoencoder
+from aebench.models import StackedAutoencoder, save_autoencoder
 from aebench.ops.chunks import encode_all
 from aebench.run.plan import (
     RunPlan,
@@ -129,8 +130,8 @@ def _fit(plan: RunPlan, store: TrackingStore | None, run_id: str | None) -> floa
     model, datamodule, trainer = plan.model, plan.datamodule, plan.trainer
     trainer.loggers = _loggers(store, run_id, plan.spec)
     started = time.perf_counter()
-    if isinstance(model, StackedAutoencoder) and model.pretrain_epochs > 0:
-        def fit_stage(stage: Autoencoder, stage_data: AutoencoderDataModule, index: int) -> None:
+    if isinstance(model, StackedAutoencoder) and model.pretrains:
+        def fit_stage(stage: L.LightningModule, stage_data: AutoencoderDataModule, index: int) -> None:
             stage_trainer = build_trainer(plan.spec, max_epochs=model.pretrain_epochs, select=False)
             stage_trainer.loggers = _loggers(store, run_id, plan.spec, f"pretrain/layer{index + 1}/")
             path = training_path(plan.spec, stage, stage_data)
@@ -151,7 +152,7 @@ def _evaluate(plan: RunPlan, store: TrackingStore, run_id: str, fit_seconds: flo
     results = trainer.test(model, datamodule=datamodule, verbose=False)[0]
     test_codes = encode_all(model, model.task.clean_input(datamodule.inputs("test"))).numpy()
     task_metrics, task_artifacts = model.task.evaluate(model, datamodule)
-    pretrained = model.pretrain_epochs * model.num_stages if isinstance(model, StackedAutoencoder) else 0
+    pretrained = model.pretraining_epochs if isinstance(model, StackedAutoencoder) else 0
     summary = {"train/fit_seconds": fit_seconds, "model/num_parameters": model.num_parameters(),
                "model/code_dim": model.code_dim, **selection, **_probe(plan, test_codes), **task_metrics,
                "train/total_epochs": float(selection.get("train/epochs_trained", trainer.current_epoch) + pretrained)}
