@@ -22,6 +22,7 @@ class Facts:
     dataset: str | None = None         # the dataset's name, where there is a config
     labels: bool = True                # a model built by hand has no data to ask: assumed
     unit_range: bool = True
+    standardized: bool = True          # each feature scaled to mean 0, deviation 1 (a model built by hand: assumed)
     model: str = "model"
     code_activation: str = "identity"
     code_dim: int | None = None

@@ -100,7 +100,7 @@ def test_seed_list_trains_one_run_per_seed_as_if_alone(make_config, client):
 def test_seed_lists_that_cannot_be_vectorised_are_refused(make_config):
     with pytest.raises(ConfigError, match="vector-Jacobian products cannot be vectorised over seeds"):
         train_seeds(make_config("seed=[0,1]", "model=conv", "regularizer=contractive"))
-    with pytest.raises(ConfigError, match="layer-wise pretraining is not vectorised"):
+    with pytest.raises(ConfigError, match="layer-wise stages are not vectorised"):
         train_seeds(make_config("seed=[0,1]", "model=stacked"))
     with pytest.raises(ConfigError, match="a list of distinct integers"):
         train_seeds(make_config("seed=[3,3]"))

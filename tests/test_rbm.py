@@ -1,8 +1,10 @@
 """RBM pretraining of a stacked autoencoder (``model.pretrain=rbm``): the free energy and its gradient
 against brute-force enumeration, CD-1 learning, the unrolled net, and the rules."""
 import itertools
+import math
 
 import lightning as L
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -65,6 +67,25 @@ def test_free_energy_and_its_gradient_match_enumeration_of_every_state_of_a_4x3_
     assert abs(numeric.item() - through_free_energy[0][1, 2].item()) < 1e-7
 
 
+def test_contrastive_divergence_follows_the_free_energy_at_the_data_minus_at_the_chain_end():
+    """The CD-k gradient: d/dtheta [F(v_0) - F(v_k)] with v_k a constant (no gradient through the chain)."""
+    rbm = small_rbm(4, 3, cd_steps=3)
+    data = all_states(4)[[1, 6, 9, 15]]
+    torch.manual_seed(5)
+    objective = rbm.contrastive_divergence(data)
+    got = torch.autograd.grad(objective, rbm.trained_parameters())
+    torch.manual_seed(5)
+    chain_end = rbm.gibbs_chain_end(data)
+    assert not chain_end.requires_grad
+    want = torch.autograd.grad(rbm.free_energy(data).mean() - rbm.free_energy(chain_end).mean(),
+                               rbm.trained_parameters())
+    for g, w in zip(got, want):
+        assert torch.allclose(g, w, atol=1e-12)
+    # the positive phase alone: dF/dW = -E[h | v] v^T, averaged over the data
+    positive = torch.autograd.grad(rbm.free_energy(data).mean(), rbm.weight)[0]
+    assert torch.allclose(positive, -(rbm.hidden_mean(data).t() @ data) / len(data), atol=1e-12)
+
+
 def test_gaussian_units_free_energy_matches_its_closed_form():
     """Gaussian visible (standardised data): F(v) = ||v - b||^2 / 2 - sum_j softplus(c_j + W_j v); Gaussian
     hidden: the hidden integral exp((c + W v)^2 / 2 - c^2 / 2), checked here by numerical integration."""
@@ -74,14 +95,16 @@ def test_gaussian_units_free_energy_matches_its_closed_form():
     W, c, b = rbm.weight[0], rbm.hidden_bias[0], rbm.visible_bias
     # E(v, h) = -b.v + (h - c)^2 / 2 - h W v, minus the constant log sqrt(2 pi) the closed form leaves out
     integrand = torch.exp(v @ b[:, None] - (grid - c) ** 2 / 2 + grid * (v @ W)[:, None])
-    brute = -torch.log(torch.trapezoid(integrand, grid, dim=1)) + 0.5 * torch.log(torch.tensor(2 * torch.pi))
-    assert torch.allclose(rbm.free_energy(v), brute.to(torch.float64), atol=1e-8)
+    brute = -torch.log(torch.trapezoid(integrand, grid, dim=1)) + 0.5 * math.log(2 * math.pi)
+    assert torch.allclose(rbm.free_energy(v), brute, rtol=0, atol=1e-8)
 
+    # Gaussian visible: F(v) = ||v - b||^2 / 2 - log sum_h exp(c.h + h.W v), the 8 hidden states enumerated
     gaussian_visible = small_rbm(4, 3, visible="gaussian")
     x = torch.randn(5, 4, dtype=torch.float64)
-    pre = x @ gaussian_visible.weight.t() + gaussian_visible.hidden_bias
-    expected = 0.5 * ((x - gaussian_visible.visible_bias) ** 2).sum(1) - torch.nn.functional.softplus(pre).sum(1)
-    assert torch.allclose(gaussian_visible.free_energy(x), expected)
+    h = all_states(3)
+    W, c, b = gaussian_visible.weight, gaussian_visible.hidden_bias, gaussian_visible.visible_bias
+    expected = 0.5 * ((x - b) ** 2).sum(1) - torch.logsumexp(h @ c + x @ W.t() @ h.t(), dim=1)
+    assert torch.allclose(gaussian_visible.free_energy(x), expected, rtol=0, atol=1e-12)
     with pytest.raises(ConfigError, match="hidden units"):
         small_rbm(4, 3, visible="gaussian", hidden="gaussian")
 
@@ -112,7 +135,7 @@ def test_rbm_pretraining_trains_every_layer_as_an_rbm_and_fine_tuning_starts_fro
 
     def fit_stage(stage, stage_data, index):
         stages.append(stage)
-        build_trainer(cfg, max_epochs=model.pretrain_epochs).fit(stage, datamodule=stage_data)
+        build_trainer(cfg, max_epochs=model.pretrain_epochs, select=False).fit(stage, datamodule=stage_data)
 
     initial = {name: value.clone() for name, value in model.state_dict().items()}
     pretrain_layerwise(model, plan.datamodule, fit_stage)
@@ -148,8 +171,40 @@ def test_rbm_pretraining_refuses_what_cannot_unroll(make_config, override, field
     assert refused.value.field == field, str(refused.value)
 
 
-def test_standardised_data_gets_gaussian_visible_units(make_config):
-    plan = plan_run(make_config("model=stacked", "model.pretrain=rbm", "dataset=wine", "model.code_activation=identity"))
-    first, top = plan.model.stage(0), plan.model.stage(plan.model.num_stages - 1)
-    assert (first.visible, first.hidden) == ("gaussian", "bernoulli")
-    assert (top.visible, top.hidden) == ("bernoulli", "gaussian")  # linear code units
+def test_rbm_pretraining_refuses_data_neither_in_the_unit_range_nor_standardised(make_config, tmp_path):
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).normal(3.0, 5.0, size=(120, 6)).astype(np.float32))
+    data = [f"dataset.path={tmp_path / 'x.npy'}", "dataset.scaling=none"]
+    with pytest.raises(ConfigError, match="with model.pretrain=rbm") as refused:
+        plan_run(make_config("model=stacked", "model.pretrain=rbm", "dataset=npy", *data))
+    assert refused.value.field == "dataset"
+    plan_run(make_config("model=stacked", "model.pretrain=autoencoder", "dataset=npy", *data))  # only rbm needs it
+
+
+@pytest.mark.parametrize("tied", [False, True])
+def test_the_unrolled_stack_computes_the_rbms_means_up_and_down(make_config, tied):
+    """Standardised data (wine): Gaussian visible units below, linear code units on top; encoding is the
+    chain of E[h | v] up the RBMs, decoding the chain of E[v | h] down them (Hinton & Salakhutdinov, Fig. 1)."""
+    cfg = make_config("model=stacked", "model.pretrain=rbm", "dataset=wine", "model.code_activation=identity",
+                      "model.pretrain_epochs=2", "model.cd_steps=2", f"model.tied_weights={str(tied).lower()}")
+    plan = plan_run(cfg)
+    model = plan.model
+    stages = []
+
+    def fit_stage(stage, stage_data, index):
+        stages.append(stage)
+        build_trainer(cfg, max_epochs=model.pretrain_epochs, select=False).fit(stage, datamodule=stage_data)
+
+    pretrain_layerwise(model, plan.datamodule, fit_stage)
+    assert [(s.visible, s.hidden) for s in stages] == [("gaussian", "bernoulli"), ("bernoulli", "bernoulli"),
+                                                       ("bernoulli", "gaussian")]
+    x = plan.datamodule.inputs("test")
+    with torch.no_grad():
+        up = x.flatten(1)
+        for stage in stages:
+            up = stage.hidden_mean(up)
+        assert torch.allclose(model.code_of(x), up, atol=1e-6)
+        down = up
+        for stage in reversed(stages):
+            down = stage.visible_mean(down)
+        assert torch.allclose(model(x).flatten(1), down, atol=1e-5)
+    assert all(p.requires_grad for p in model.parameters())  # the decoder weights frozen in each stage are back

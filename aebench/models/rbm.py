@@ -54,7 +54,8 @@ class RBM(L.LightningModule):
         self.visible = require_choice("visible units", visible, UNITS)
         self.hidden = require_choice("hidden units", hidden, UNITS)
         require(not visible == hidden == "gaussian", "hidden units", hidden,
-                "bernoulli with Gaussian visible units: Gaussian visible and hidden units have no normalisable joint")
+                "bernoulli with Gaussian visible units: with both Gaussian the joint is normalisable only for a "
+                "weight of spectral norm below 1, which training does not keep")
         self.cd_steps = require_int("model.cd_steps", cd_steps, minimum=1)
         self.lr = require_number("lr", lr, minimum=0.0, open_minimum=True)
         self.hidden_layer, self.visible_layer = hidden_layer, visible_layer
@@ -125,8 +126,8 @@ class RBM(L.LightningModule):
         with torch.no_grad():
             error = self.reconstruction_error(v0)
         size = x.shape[0]
-        self.log("train/free_energy_gap", objective, on_step=False, on_epoch=True, batch_size=size)
-        self.log("train/loss", error, on_step=False, on_epoch=True, batch_size=size)
+        self.log("train/free_energy_gap", objective, on_step=False, on_epoch=True, batch_size=size, sync_dist=True)
+        self.log("train/loss", error, on_step=False, on_epoch=True, batch_size=size, sync_dist=True)
         return objective
 
     def on_train_epoch_end(self) -> None:
@@ -137,16 +138,27 @@ class RBM(L.LightningModule):
     def validation_step(self, x: torch.Tensor, batch_idx: int) -> None:
         """``val/loss``: the reconstruction error on validation data (an RBM has no tractable likelihood)."""
         self.log("val/loss", self.reconstruction_error(x.flatten(1)), on_step=False, on_epoch=True,
-                 batch_size=x.shape[0])
+                 batch_size=x.shape[0], sync_dist=True)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return adam(self.trained_parameters(), self.lr)
 
+    def _untied_decoder_weight(self) -> nn.Parameter | None:
+        return self.visible_layer.weight if isinstance(self.visible_layer, nn.Linear) else None
+
+    def on_fit_start(self) -> None:
+        """The decoder layer's own weight takes no part until unrolled: frozen, so that data-parallel
+        training (which refuses parameters without gradients) and the optimizer leave it alone."""
+        if self._untied_decoder_weight() is not None:
+            self._untied_decoder_weight().requires_grad_(False)
+
     @torch.no_grad()
     def unroll(self) -> None:
         """The decoder layer's weight becomes W^T (a tied decoder layer reads W already)."""
-        if isinstance(self.visible_layer, nn.Linear):
-            self.visible_layer.weight.copy_(self.weight.t())
+        weight = self._untied_decoder_weight()
+        if weight is not None:
+            weight.copy_(self.weight.t())
+            weight.requires_grad_(True)
 
     def on_fit_end(self) -> None:
         self.unroll()

@@ -34,10 +34,15 @@ from aebench.ops.activations import make_activation, require_activation
 PRETRAINING = ("autoencoder", "rbm", "none")
 
 
+def _pretrains(facts: Facts) -> bool:
+    return facts.option("pretrain", "autoencoder") != "none" and facts.option("pretrain_epochs", 1) > 0
+
+
 def _rbm(facts: Facts) -> bool:
-    return facts.option("pretrain") == "rbm"
+    return _pretrains(facts) and facts.option("pretrain") == "rbm"
 
 
+# (with or without pretraining: the decoder mirrors the encoder, so its output is shaped as the input)
 KEEPS_ITS_INPUT = Need("stacked reconstructs its own input", lambda f: not f.task_reshapes_input, "model",
                        lambda f: f.model, lambda f: f"a model other than stacked for task={f.task}: each layer-wise "
                        "pretraining stage of stacked reconstructs its own input, which this task reshapes")
@@ -51,6 +56,10 @@ RBM_NEEDS = (
          "model.code_activation", lambda f: f.code_activation,
          lambda f: "sigmoid (Bernoulli code units) or identity (Gaussian, Hinton & Salakhutdinov's linear code "
                    "units) with model.pretrain=rbm"),
+    Need("an RBM's visible units are Bernoulli or unit-variance Gaussian",
+         lambda f: not _rbm(f) or f.unit_range or f.standardized, "dataset", lambda f: f.dataset,
+         lambda f: "data in [0, 1] (Bernoulli visible units) or standardised (Gaussian visible units of variance 1) "
+                   "with model.pretrain=rbm"),
     Need("Bernoulli visible units unroll to logits", lambda f: not _rbm(f) or not f.unit_range or f.loss == "bce",
          "model.loss", lambda f: f.loss,
          lambda f: f"bce with model.pretrain=rbm on {f.data}: its values lie in [0, 1], so the first RBM's visible "
@@ -89,7 +98,8 @@ class StackedAutoencoder(Autoencoder):
         encoder = nn.Sequential(nn.Flatten(), *encoder_blocks)
         decoder = nn.Sequential(*reversed(decoder_blocks), nn.Unflatten(1, input_shape))
         super().__init__(encoder, decoder, **autoencoder)
-        self.pretrain_epochs, self.pretrain, self.cd_steps = pretrain_epochs, pretrain, cd_steps
+        self.pretrain_epochs, self.pretrain = pretrain_epochs, require_choice("pretrain", pretrain, PRETRAINING)
+        self.cd_steps = cd_steps
         self._blocks = list(zip(encoder_blocks, decoder_blocks))  # plain list: already registered above
         self._block_activations = list(block_activations)
 
@@ -145,12 +155,12 @@ def stacked(input_shape: Sequence[int], code_dim: int = 16, hidden_dims: Sequenc
     require_choice("pretrain", pretrain, PRETRAINING)
     require_int("cd_steps", cd_steps, minimum=1)
     output_shape = tuple(training.get("output_shape") or input_shape)
+    options = (("activation", activation), ("pretrain", pretrain), ("pretrain_epochs", pretrain_epochs))
     require(KEEPS_ITS_INPUT.met(Facts(output_shape, task_reshapes_input=output_shape != tuple(input_shape))),
             "output_shape", output_shape,
             f"the input's shape {tuple(input_shape)}: each pretraining stage of stacked reconstructs its input")
     check_needs(RBM_NEEDS, Facts(output_shape, unit_range=training.get("unit_range", True),
-                                 loss=training.get("loss", "mse"), code_activation=code_activation,
-                                 options=(("activation", activation), ("pretrain", pretrain))))
+                                 loss=training.get("loss", "mse"), code_activation=code_activation, options=options))
     input_shape = tuple(input_shape)
     widths = [math.prod(input_shape), *hidden_dims, code_dim]
     activations = [activation] * len(hidden_dims) + [code_activation]

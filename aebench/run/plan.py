@@ -134,7 +134,8 @@ def check_vectorisable(plan: "RunPlan", seeds: list[int]) -> None:
     require(plan.spec.trainer.fast, "seed", seeds, "a single integer with trainer.fast=false: seeds train "
             "together only on the fast path")
     require(not isinstance(model, StackedAutoencoder), "seed", seeds,
-            f"a single integer for {label}: its layer-wise pretraining is not vectorised over seeds")
+            f"a single integer for {label}: its layer-wise stages are not vectorised over seeds (model=deep is the "
+            "same net without them)")
     contractive = [r for r in model.regularizers if r.name == "contractive"]
     require(not (contractive and contractive[0].needs_input_grad),
             "seed", seeds, f"a single integer for the contractive penalty of {label}: its vector-Jacobian "
