@@ -41,8 +41,8 @@ def psnr(estimate: np.ndarray, target: np.ndarray) -> float:
 
 
 def test_every_task_is_a_config_option():
-    assert list_tasks() == sorted(["reconstruct", "compress", "denoise", "inpaint", "colorize", "dewatermark",
-                                   "anomaly", "visualize"])
+    assert list_tasks() == sorted(["reconstruct", "compress", "denoise", "inpaint", "superres", "colorize",
+                                   "dewatermark", "anomaly", "visualize"])
     with pytest.raises(ConfigError, match="bits=0 is not allowed: an integer from 1 to 16"):
         build_task({"name": "compress", "bits": 0})
     assert sorted(path.stem for path in (config_dir() / "task").glob("*.yaml")) == list_tasks()
@@ -211,6 +211,53 @@ def test_colorize_needs_colour(make_config):
 
     with pytest.raises(ConfigError, match=r"output_shape=\(3, 4, 4\) is not allowed: the input's shape \(1, 4, 4\)"):
         stacked(input_shape=(1, 4, 4), output_shape=(3, 4, 4))
+
+
+# ---- superres --------------------------------------------------------------------------------------------------
+
+def pillow_resize(image: np.ndarray, size: int, resample) -> np.ndarray:
+    return np.asarray(Image.fromarray(image.astype(np.float32), mode="F").resize((size, size), resample))
+
+
+@pytest.mark.parametrize("downsample, resample", [("box", Image.Resampling.BOX), ("bicubic", Image.Resampling.BICUBIC)])
+@pytest.mark.parametrize("side, factor", [(8, 2), (28, 4)])
+def test_superres_input_is_pillows_reduction_and_bicubic_enlargement(downsample, resample, side, factor):
+    task = build_task({"name": "superres", "factor": factor, "downsample": downsample})
+    images = torch.rand(3, 1, side, side, generator=torch.Generator().manual_seed(side))
+    low = task.low_resolution(images)
+    ours = task.clean_input(images)
+    for index, image in enumerate(images[:, 0].numpy()):
+        reduced = np.clip(pillow_resize(image, side // factor, resample), 0, 1)
+        assert np.allclose(low[index, 0].numpy(), reduced, atol=1e-5)
+        enlarged = np.clip(pillow_resize(reduced, side, Image.Resampling.BICUBIC), 0, 1)
+        assert np.allclose(ours[index, 0].numpy(), enlarged, atol=1e-5)
+
+
+def test_superres_beats_bicubic_enlargement_on_digits(make_config):
+    cfg = make_config("task=superres", "task.factor=2", "model=conv", "trainer.max_epochs=40")
+    result = train(cfg)
+    model, data = trained(cfg)
+    test_x = data.inputs("test")
+    task = model.task
+    bicubic = np.mean([psnr(task.clean_input(test_x[i:i + 1]).numpy(), test_x[i:i + 1].numpy())
+                       for i in range(len(test_x))])
+    assert result.metrics["test/bicubic_psnr"] == pytest.approx(bicubic, abs=1e-3)
+    assert result.metrics["test/superres_gain"] == pytest.approx(
+        result.metrics["test/psnr"] - result.metrics["test/bicubic_psnr"], abs=1e-3)
+    assert result.metrics["test/superres_gain"] > 1.0, result.metrics  # the model adds detail bicubic cannot
+    assert 0 < result.metrics["test/bicubic_ssim"] < result.metrics["test/ssim"]
+
+
+def test_superres_needs_images_whose_sides_the_factor_divides(make_config):
+    with pytest.raises(ConfigError, match="task='superres' is not allowed: .*images.*wine"):
+        train(make_config("task=superres", "dataset=wine"))
+    with pytest.raises(ConfigError, match="task.factor=3 is not allowed: one of 2, 4"):
+        train(make_config("task=superres", "task.factor=3"))
+    from aebench.needs import Facts
+
+    need = build_task({"name": "superres", "factor": 4}).needs()[-1]
+    assert need.met(Facts((1, 8, 8))) and not need.met(Facts((1, 6, 6)))
+    assert "dividing the image sides" in str(need.error(Facts((1, 6, 6))))
 
 
 # ---- dewatermark -----------------------------------------------------------------------------------------------
