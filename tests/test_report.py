@@ -40,7 +40,8 @@ def test_the_sweep_writes_every_file_and_logs_it_on_its_parent_run(swept):
     written = report_folder(folder, parent)
     names = {p.name for p in written.iterdir()}
     assert {"leaderboard.md", "leaderboard.csv", "leaderboard.tex", "leaderboard.html"} <= names
-    figures = {"ranking_digits", "psnr_by_code_size_digits", "reconstructions_digits", "codes_digits"}
+    figures = {"ranking_digits", "psnr_by_code_size_digits", "reconstructions_digits", "traversals_digits",
+               "interpolations_digits", "codes_digits"}
     assert {f"{name}.png" for name in figures} | {f"{name}.pdf" for name in figures} <= names  # PDF for papers
     assert all((written / f"{name}.pdf").read_bytes().startswith(b"%PDF-") for name in figures)
     logged = {a.path for a in store(folder).list_artifacts(parent.info.run_id, "report")}

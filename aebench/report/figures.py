@@ -1,5 +1,6 @@
 """The report's figures (matplotlib), each returned as PNG bytes: the rank metric with error
-bars, PSNR against code size beside PCA's curve, reconstructions of the best runs, the test
+bars, PSNR against code size beside PCA's curve, reconstructions, latent traversals and
+interpolations of the best runs (``aebench.evaluate.variation``), the test
 codes of the best run on their first two principal components, coloured by label, and for
 compression the rate-distortion curves of the autoencoders, PCA and JPEG."""
 from __future__ import annotations
@@ -20,7 +21,8 @@ from aebench.report.table import Leaderboard  # noqa: E402
 from aebench.tracking import TrackingStore  # noqa: E402
 
 BASELINE_COLOUR, MODEL_COLOUR = "#444444", "#3b6ea8"
-TOP = 3  # rows whose reconstructions are shown
+TOP = 3  # rows whose image grids are shown
+GRIDS = ("reconstructions", "traversals", "interpolations")  # each image run's grids (aebench.run.train)
 
 
 class Drawn(NamedTuple):
@@ -94,20 +96,23 @@ def best_run(board: Leaderboard, runs: pd.DataFrame, position: int) -> pd.Series
     return ordered.iloc[0]
 
 
-def reconstructions(board: Leaderboard, runs: pd.DataFrame, store: TrackingStore) -> Drawn | None:
-    """The reconstruction grids (originals above reconstructions) of the best runs of the top rows."""
+def top_row_grids(board: Leaderboard, runs: pd.DataFrame, store: TrackingStore, artifact: str) -> Drawn | None:
+    """The image grid ``artifact`` (``reconstructions.png``, ``traversals.png``, ``interpolations.png``)
+    of the best run of each of the top rows, one above the other."""
     shown = []
     with tempfile.TemporaryDirectory() as folder:
         for position in range(len(board.rows)):
             run = best_run(board, runs, position)
-            path = store.download_artifact(run["run_id"], "reconstructions.png", folder)
+            path = store.download_artifact(run["run_id"], artifact, folder)
             if path is not None:
                 shown.append((board.row_label(position), run, plt.imread(path)))
             if len(shown) == TOP:
                 break
     if not shown:
         return None
-    figure, axes = plt.subplots(len(shown), 1, figsize=(8, 1.6 * len(shown)))
+    heights = [image.shape[0] / image.shape[1] * 8 for _, _, image in shown]
+    figure, axes = plt.subplots(len(shown), 1, figsize=(8, sum(heights) + 0.4 * len(shown)),
+                                gridspec_kw={"height_ratios": heights})
     for axis, (label, run, image) in zip(np.atleast_1d(axes), shown):
         axis.imshow(image, cmap="gray", interpolation="nearest")
         axis.set_title(f"{label}, seed {run['seed']}: {board.rank_by.label} "
@@ -183,7 +188,7 @@ def rate_distortion(board: Leaderboard, runs: pd.DataFrame, store: TrackingStore
 def figures(board: Leaderboard, runs: pd.DataFrame, store: TrackingStore) -> dict[str, Drawn]:
     """File name (``.png``; the PDF's is the same with ``.pdf``) -> every figure this table's data allow."""
     made = {f"ranking_{board.slug}.png": ranking_bars(board),
-            f"reconstructions_{board.slug}.png": reconstructions(board, runs, store),
+            **{f"{grid}_{board.slug}.png": top_row_grids(board, runs, store, f"{grid}.png") for grid in GRIDS},
             f"codes_{board.slug}.png": code_maps(board, runs, store)}
     if board.task == "reconstruct":
         made[f"psnr_by_code_size_{board.slug}.png"] = psnr_by_code_size(board, runs)

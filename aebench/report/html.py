@@ -109,6 +109,11 @@ CAPTIONS = {"ranking": "Rank metric per row, mean ± standard deviation over see
             "psnr_by_code_size": "Test PSNR against code size; PCA's curve dashed.",
             "reconstructions": "Test images (top) and their reconstructions (bottom) by the best run of the top rows; "
                                "for a task, the model's input (top), its output, and the clean image (bottom).",
+            "traversals": "Latent traversals by the best run of the top rows: each row moves one code unit (the "
+                          "most varying first) from its 5th to its 95th percentile over the test codes, the others "
+                          "at their mean, decoded.",
+            "interpolations": "Interpolations between pairs of test images by the best run of the top rows: the "
+                              "decoded straight line between their codes, above the pixel blend of the two images.",
             "rate_distortion": "PSNR against bits per pixel: the autoencoders over code sizes (quantised codes), "
                                "PCA with the same quantisation (dashed), and JPEG (dotted).",
             "critical_difference": "Average ranks over the datasets, best on the left; methods closer than the "

@@ -15,6 +15,7 @@ from omegaconf import DictConfig
 
 from aebench.data import AutoencoderDataModule
 from aebench.evaluate.probes import code_map, probe_accuracies
+from aebench.evaluate.variation import interpolation_rows, traversal_rows
 from aebench.fast import SeedDataModule, SeedEnsemble
 from aebench.models import StackedAutoencoder, save_autoencoder
 from aebench.ops.chunks import encode_all
@@ -44,6 +45,7 @@ from aebench.tracking.owners import owner_tags
 from aebench.version import __version__, git_commit
 
 GRID_IMAGES = 12
+GRID_PAIRS = 3  # test image pairs whose interpolations are drawn
 
 
 @dataclass
@@ -235,9 +237,14 @@ def _log_artifacts(plan: RunPlan, store: TrackingStore, run_id: str, test_codes:
                 task_input = model.task.test_input(originals, 0)
                 outputs = model(task_input).float()
             rows = [originals, outputs] if model.task.name == "reconstruct" else [task_input, outputs, originals]
-            grid = Path(folder) / "reconstructions.png"
-            save_image_grid(rows, grid)
-            store.client.log_artifact(run_id, str(grid))
+            test_x = plan.datamodule.inputs("test")
+            test_inputs = model.task.clean_input(test_x)
+            figures = {"reconstructions.png": rows, "traversals.png": traversal_rows(model, test_inputs),
+                       "interpolations.png": interpolation_rows(model, test_inputs[:GRID_PAIRS * 2],
+                                                                test_x[:GRID_PAIRS * 2], pairs=GRID_PAIRS)}
+            for name, grid_rows in figures.items():
+                save_image_grid(grid_rows, Path(folder) / name)
+                store.client.log_artifact(run_id, str(Path(folder) / name))
         for name, content in extra.items():
             (Path(folder) / name).write_bytes(content)
             store.client.log_artifact(run_id, str(Path(folder) / name))
