@@ -31,6 +31,36 @@ def write_mnist(folder: Path, n_train: int = 40, n_test: int = 12, gzipped: bool
     return arrays
 
 
+def structured_digits(kind: str, count: int, rng: np.random.Generator) -> np.ndarray:
+    """28 x 28 uint8 images of one structure: ``blobs`` (three Gaussian blobs, as
+    scripts/make_mnist_sized.py draws) or ``bars`` (two horizontal or vertical bars)."""
+    grid = np.arange(28, dtype=np.float32)
+    if kind == "blobs":
+        rows, columns = np.meshgrid(grid, grid, indexing="ij")
+        centres = rng.uniform(6, 22, (count, 3, 2)).astype(np.float32)
+        widths = rng.uniform(2, 5, (count, 3, 1, 1)).astype(np.float32)
+        squared = (rows[None, None] - centres[:, :, 0, None, None]) ** 2 + \
+            (columns[None, None] - centres[:, :, 1, None, None]) ** 2
+        pixels = np.exp(-squared / (2 * widths ** 2)).sum(1)
+    else:
+        positions = rng.integers(2, 24, (count, 2))
+        profile = ((grid[None, None, :] >= positions[:, :, None]) & (grid[None, None, :] < positions[:, :, None] + 3))
+        bars = profile.any(1).astype(np.float32)  # (count, 28): which rows (or columns) are lit
+        vertical = rng.random(count) < 0.5
+        pixels = np.where(vertical[:, None, None], bars[:, None, :], bars[:, :, None]) * np.ones((1, 28, 28))
+    return np.clip(pixels * 255, 0, 255).astype(np.uint8)
+
+
+def write_structured_mnist(folder: Path, kind: str, n_train: int, n_test: int, seed: int = 0) -> None:
+    """An MNIST-format dataset of ``structured_digits(kind)``, labels at random."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for prefix, count in (("train", n_train), ("t10k", n_test)):
+        (folder / f"{prefix}-images-idx3-ubyte.gz").write_bytes(gzip.compress(idx_bytes(structured_digits(kind, count, rng))))
+        (folder / f"{prefix}-labels-idx1-ubyte.gz").write_bytes(
+            gzip.compress(idx_bytes(rng.integers(0, 10, count, dtype=np.uint8))))
+
+
 def cifar_records(count: int, seed: int) -> tuple[bytes, np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, 10, count, dtype=np.uint8)

@@ -27,6 +27,7 @@ class MetricOptions:
     denoise_std: float = 0.1            # gaussian noise of test/denoise_psnr
     saturation_margin: float = 0.05     # within this fraction of the range from a bound is saturated
     jacobian_projections: int | None = None  # None: exact ||J||_F; P: estimated from P projections
+    transfer: tuple[str, ...] = ()      # other datasets whose test splits the model is scored on (evaluate.transfer)
 
 
 def per_sample_dims(sample_shape: tuple[int, ...]) -> tuple[int, ...]:

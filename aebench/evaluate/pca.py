@@ -13,12 +13,14 @@ from aebench.data import AutoencoderDataModule
 from aebench.evaluate.metrics import MetricOptions, psnr_metric, reconstruction_metrics
 from aebench.evaluate.probes import code_map, probe_accuracies
 from aebench.evaluate.scoring import fixed_noise
+from aebench.evaluate.transfer import transfer_scores
 
 
-def pca_baseline(datamodule: AutoencoderDataModule, code_dim: int,
-                 options: MetricOptions = MetricOptions()) -> tuple[dict[str, float], np.ndarray]:
+def pca_baseline(datamodule: AutoencoderDataModule, code_dim: int, options: MetricOptions = MetricOptions(),
+                 transfer: dict[str, AutoencoderDataModule] | None = None) -> tuple[dict[str, float], np.ndarray]:
     """(metrics, 2-D map of the test codes). The test noise of ``test/denoise_psnr`` is drawn for the
-    datamodule's numbered test batches, exactly as a run with its batch size draws it."""
+    datamodule's numbered test batches, exactly as a run with its batch size draws it; ``transfer``:
+    other datasets' test splits, scored as a run scores them (``aebench.evaluate.transfer``)."""
     started = time.perf_counter()
     shape = datamodule.sample_shape
     train_x, test_x = datamodule.inputs("train"), datamodule.inputs("test")
@@ -44,5 +46,6 @@ def pca_baseline(datamodule: AutoencoderDataModule, code_dim: int,
         train_codes = pca.transform(train_x.flatten(1).double().numpy())
         metrics.update(probe_accuracies(train_codes, datamodule.labels("train").numpy(), test_codes,
                                         datamodule.labels("test").numpy()))
+    metrics.update(transfer_scores(lambda x: reconstruct(x)[1], transfer or {}))
     metrics["train/fit_seconds"] = time.perf_counter() - started
     return metrics, code_map(test_codes)

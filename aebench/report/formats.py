@@ -7,6 +7,7 @@ from aebench.report.collect import ReportData
 from aebench.report.ranks import RankSummary
 from aebench.report.stats import TEST
 from aebench.report.table import Leaderboard
+from aebench.report.transfer import TransferMatrix, markdown_matrices
 
 
 def markdown_table(board: Leaderboard) -> str:
@@ -81,7 +82,8 @@ def ranks_csv(summaries: list[RankSummary]) -> str:
     return pd.concat(frames, ignore_index=True).to_csv(index=False)
 
 
-def markdown(data: ReportData, boards: list[Leaderboard], summaries: list[RankSummary] = ()) -> str:
+def markdown(data: ReportData, boards: list[Leaderboard], summaries: list[RankSummary] = (),
+             transfer: list[TransferMatrix] = ()) -> str:
     parts = [f"# aebench leaderboard: {data.name}", "",
              "Mean ± sample standard deviation over seeds (n runs; the CSV adds each mean's 95 % Student-t "
              "interval); the best value of each column in bold (baselines' columns unmarked); - where a run has "
@@ -93,6 +95,8 @@ def markdown(data: ReportData, boards: list[Leaderboard], summaries: list[RankSu
     for summary in summaries:
         parts += ["", f"## {summary.title}", "", f"Rank of each method by {summary.metric.label} on each dataset "
                   "(1 = best; methods present on every dataset). " + summary.note, "", ranks_table(summary)]
+    if transfer:
+        parts += markdown_matrices(transfer)
     parts += ["", f"## Skipped ({len(data.skipped)})", ""] + [f"- {label}: {reason}" for label, reason in data.skipped]
     parts += ["", f"## Failed ({len(data.failed)})", ""] + [f"- {label}: {reason}" for label, reason in data.failed]
     parts += ["", "## Provenance and citing", "", HOW_TO_CITE, "", "```"] + cite_lines(data) + ["```", "",

@@ -11,6 +11,9 @@ from aebench.report.figures import Drawn
 from aebench.report.formats import HOW_TO_CITE, METHOD, bibtex, cite_lines, tuning_text
 from aebench.report.ranks import RankSummary
 from aebench.report.table import MISSING, Leaderboard
+from aebench.report.transfer import INTRO as TRANSFER_INTRO
+from aebench.report.transfer import TransferMatrix
+from aebench.report.transfer import cell as _transfer_cell
 
 # click a header: rows sorted by that column (numbers as numbers, missing values last), again: reversed;
 # type in the box: only rows whose table title and key cells hold every word typed stay shown
@@ -134,6 +137,21 @@ def _items(pairs: list[tuple[str, str]]) -> str:
     return "<ul>" + "".join(f"<li>{escape(label)}: {escape(reason)}</li>" for label, reason in pairs) + "</ul>"
 
 
+def _transfer(matrices: list[TransferMatrix]) -> list[str]:
+    parts = ["<h2>Data-specific: trained on (rows) x tested on (columns)</h2>", f"<p>{escape(TRANSFER_INTRO)}</p>"]
+    for matrix in matrices:
+        head = "".join(f"<th>{escape(str(c))}</th>" for c in ["trained on", *matrix.means.columns])
+        body = "".join("<tr>" + f'<td class="key">{escape(str(trained))}</td>'
+                       + "".join(f'<td title="n = {matrix.counts.loc[trained, tested]:.0f}">'
+                                 f"{escape(_transfer_cell(matrix, trained, tested))}</td>"
+                                 for tested in matrix.means.columns) + "</tr>"
+                       for trained in matrix.means.index)
+        parts += [f"<h3>{escape(matrix.method)} (own-data advantage {matrix.own_data_advantage():.2f} dB)</h3>",
+                  f'<div class="scroll"><table class="transfer"><thead><tr>{head}</tr></thead>'
+                  f"<tbody>{body}</tbody></table></div>"]
+    return parts
+
+
 def _ranks(summary: RankSummary, figures: dict[str, dict[str, Drawn]]) -> list[str]:
     head = "".join(f"<th>{escape(c)}</th>" for c in ["method", *summary.datasets, "average rank"])
     body = "".join("<tr>" + f'<td class="key">{escape(str(method))}</td>'
@@ -147,7 +165,7 @@ def _ranks(summary: RankSummary, figures: dict[str, dict[str, Drawn]]) -> list[s
 
 
 def page(data: ReportData, boards: list[Leaderboard], figures: dict[str, dict[str, Drawn]],
-         summaries: list[RankSummary] = ()) -> str:
+         summaries: list[RankSummary] = (), transfer: list[TransferMatrix] = ()) -> str:
     parts = [f"<h1>aebench leaderboard: {escape(data.name)}</h1>",
              "<p>Mean ± sample standard deviation over seeds (n runs); the best value of each column highlighted "
              "(baselines' columns unmarked); - where a run has no such metric. Click a column's header to sort "
@@ -161,6 +179,8 @@ def page(data: ReportData, boards: list[Leaderboard], figures: dict[str, dict[st
         parts += [_figure(name, drawn.png) for name, drawn in figures.get(board.slug, {}).items()]
     for summary in summaries:
         parts += _ranks(summary, figures)
+    if transfer:
+        parts += _transfer(transfer)
     parts += [f"<h2>Skipped ({len(data.skipped)})</h2>", _items(data.skipped),
               f"<h2>Failed ({len(data.failed)})</h2>", _items(data.failed),
               "<h2>Provenance and citing</h2>", f"<p>{escape(HOW_TO_CITE)}</p>",

@@ -1,4 +1,5 @@
-"""Write a report: leaderboard.md, .csv, .tex, .html and the figures, into reports/<sweep_id>/,
+"""Write a report: leaderboard.md, .csv, .tex, .html, the figures, ranks.csv and transfer.csv (where
+there is something to rank or transfer scores), into reports/<sweep_id>/,
 and log them as artifacts of the sweep's parent run."""
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from aebench.report.figures import critical_difference_diagram, figures
 from aebench.report.html import page
 from aebench.report.ranks import rank_summaries
 from aebench.report.table import check_rank_by, leaderboards
+from aebench.report.transfer import csv_matrices, transfer_matrices
 from aebench.tracking import TrackingStore
 
 
@@ -26,14 +28,17 @@ def render_report(store: TrackingStore, sweep_id: str | None = None, whole_exper
         diagram = critical_difference_diagram(summary)
         if diagram is not None:
             drawn.setdefault("across", {})[f"critical_difference_{summary.task}_{summary.selection or 'all'}.png"] = diagram
+    transfer = transfer_matrices(data.runs)
     folder = Path(output_dir) / data.folder
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "leaderboard.md").write_text(formats.markdown(data, boards, summaries))
+    (folder / "leaderboard.md").write_text(formats.markdown(data, boards, summaries, transfer))
     if summaries:
         (folder / "ranks.csv").write_text(formats.ranks_csv(summaries))
+    if transfer:
+        (folder / "transfer.csv").write_text(csv_matrices(transfer))
     (folder / "leaderboard.csv").write_text(formats.csv(boards))
     (folder / "leaderboard.tex").write_text(formats.latex(data, boards))
-    (folder / "leaderboard.html").write_text(page(data, boards, drawn, summaries))
+    (folder / "leaderboard.html").write_text(page(data, boards, drawn, summaries, transfer))
     for made in drawn.values():
         for name, drawn in made.items():
             (folder / name).write_bytes(drawn.png)

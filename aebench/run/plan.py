@@ -6,8 +6,9 @@ resolved into one first, once).
 """
 from __future__ import annotations
 
+import copy
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import lightning as L
 import torch
@@ -15,9 +16,11 @@ from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import EarlyStopping
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from aebench.data import AutoencoderDataModule, load_dataset
+from aebench.config import config_dir
+from aebench.data import AutoencoderDataModule, list_datasets, load_dataset
 from aebench.errors import ConfigError, require
 from aebench.evaluate.selection import MONITOR, BestWeights
+from aebench.evaluate.transfer import check_transfer
 from aebench.fast import TrainingPath, choose_path
 from aebench.models import Autoencoder, StackedAutoencoder, create_model
 from aebench.regularizers import Regularizer, build_regularizers
@@ -153,6 +156,7 @@ class RunPlan:
     model: Autoencoder
     trainer: L.Trainer
     path: TrainingPath
+    transfer: dict[str, AutoencoderDataModule] = field(default_factory=dict)  # metrics.transfer's data
 
     def fit(self, trainer: L.Trainer | None = None) -> None:
         """Fit the model on its path (with ``trainer``, or the plan's own)."""
@@ -192,12 +196,40 @@ def checked_parts(spec: RunSpec) -> tuple[AutoencoderDataModule, list[Regularize
     return datamodule, regularizers, task
 
 
+def dataset_spec(spec: RunSpec, name: str) -> RunSpec:
+    """``spec`` with its dataset replaced by ``dataset=<name>``'s defaults, as Hydra composes them (its
+    ``root`` from the run's ``data_root``)."""
+    require(name in list_datasets(), "metrics.transfer", name, "dataset names: " + ", ".join(list_datasets()))
+    config = copy.deepcopy(dict(spec.config))
+    config["dataset"] = OmegaConf.load(config_dir() / "dataset" / f"{name}.yaml")
+    return RunSpec.of(OmegaConf.create(config))
+
+
+def transfer_datamodules(spec: RunSpec, datamodule: AutoencoderDataModule) -> dict[str, AutoencoderDataModule]:
+    """The datasets of ``metrics.transfer`` other than the run's own, loaded and checked against it
+    (``aebench.evaluate.transfer``)."""
+    loaded = {}
+    for name in spec.metrics.transfer:
+        if name == spec.dataset.name:
+            continue
+        try:
+            other = build_datamodule(dataset_spec(spec, name))
+        except ConfigError as error:
+            if error.field == "metrics.transfer":
+                raise
+            raise ConfigError("metrics.transfer", name, f"a dataset that loads: {error}") from None
+        check_transfer(name, spec.dataset.name, datamodule, other)
+        loaded[name] = other
+    return loaded
+
+
 def plan_run(cfg: ConfigOrSpec) -> RunPlan:
     """Everything one run needs, checked and built. (A seed list goes to ``train.train_seeds``.)"""
     spec = RunSpec.of(cfg)
     L.seed_everything(spec.seed, workers=False, verbose=False)  # before the model draws its weights
     datamodule, regularizers, task = checked_parts(spec)
+    transfer = transfer_datamodules(spec, datamodule)
     with config_group("task"):
         datamodule = task.prepare(datamodule)
     model = build_model(spec, datamodule, regularizers, task)
-    return RunPlan(spec, datamodule, model, build_trainer(spec), training_path(spec, model, datamodule))
+    return RunPlan(spec, datamodule, model, build_trainer(spec), training_path(spec, model, datamodule), transfer)

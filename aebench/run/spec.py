@@ -143,7 +143,14 @@ def metric_options(section: Mapping[str, Any]) -> MetricOptions:
             denoise_std=require_number("denoise_std", section["denoise_std"], minimum=0.0),
             saturation_margin=require_number("saturation_margin", section["saturation_margin"], 0.0, 0.5),
             jacobian_projections=None if projections is None else require_int("jacobian_projections",
-                                                                               projections, minimum=1))
+                                                                               projections, minimum=1),
+            transfer=transfer_names(section.get("transfer") or []))
+
+
+def transfer_names(value: Any) -> tuple[str, ...]:
+    require(isinstance(value, (list, tuple)) and all(isinstance(name, str) for name in value), "transfer", value,
+            "a list of dataset names, e.g. [mnist,fashion_mnist,kmnist]")
+    return tuple(dict.fromkeys(value))
 
 
 @dataclass(frozen=True)

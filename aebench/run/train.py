@@ -15,10 +15,11 @@ from omegaconf import DictConfig
 
 from aebench.data import AutoencoderDataModule
 from aebench.evaluate.probes import code_map, probe_accuracies
+from aebench.evaluate.transfer import transfer_scores
 from aebench.evaluate.variation import interpolation_rows, traversal_rows
 from aebench.fast import SeedDataModule, SeedEnsemble
 from aebench.models import StackedAutoencoder, save_autoencoder
-from aebench.ops.chunks import encode_all
+from aebench.ops.chunks import apply_in_chunks, device_of, encode_all
 from aebench.run.plan import (
     RunPlan,
     build_trainer,
@@ -155,8 +156,10 @@ def _evaluate(plan: RunPlan, store: TrackingStore, run_id: str, fit_seconds: flo
     test_codes = encode_all(model, model.task.clean_input(datamodule.inputs("test"))).numpy()
     task_metrics, task_artifacts = model.task.evaluate(model, datamodule)
     pretrained = model.pretraining_epochs if isinstance(model, StackedAutoencoder) else 0
+    transfer = transfer_scores(lambda x: apply_in_chunks(model, model.task.clean_input(x), device=device_of(model)),
+                               plan.transfer)
     summary = {"train/fit_seconds": fit_seconds, "model/num_parameters": model.num_parameters(),
-               "model/code_dim": model.code_dim, **selection, **_probe(plan, test_codes), **task_metrics,
+               "model/code_dim": model.code_dim, **selection, **_probe(plan, test_codes), **task_metrics, **transfer,
                "train/total_epochs": float(selection.get("train/epochs_trained", trainer.current_epoch) + pretrained)}
     store.log_metrics(run_id, summary, step=trainer.current_epoch)
     _log_artifacts(plan, store, run_id, test_codes, task_artifacts)

@@ -29,6 +29,8 @@ def semantic_config(cfg: DictConfig | RunSpec) -> dict[str, Any]:
     container = copy.deepcopy(dict(cfg.config)) if isinstance(cfg, RunSpec) else resolved(cfg)
     if container.get("task") == {"name": "reconstruct"}:  # the default task: the key it had before tasks
         del container["task"]
+    if "metrics" in container:
+        container["metrics"] = metrics_key(container["metrics"])
     for section, fields in EXECUTION_ONLY.items():
         if section not in container:
             continue
@@ -38,6 +40,11 @@ def semantic_config(cfg: DictConfig | RunSpec) -> dict[str, Any]:
             for field in fields:
                 container[section].pop(field, None)
     return container
+
+
+def metrics_key(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The metrics section as it enters a key: no transfer datasets leave it as before they existed."""
+    return {key: value for key, value in metrics.items() if not (key == "transfer" and not value)}
 
 
 def digest(value: Any) -> str:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 
 from aebench.evaluate.pca import pca_baseline
-from aebench.run.plan import build_datamodule
+from aebench.run.plan import build_datamodule, transfer_datamodules
 from aebench.run.spec import RunSpec
 from aebench.run.train import run_tags
-from aebench.sweep.keys import digest
+from aebench.sweep.keys import digest, metrics_key
 from aebench.sweep.plan import PlannedJob
 from aebench.sweep.state import SweepState
 from aebench.tracking import log_code_map, tracked
@@ -26,7 +26,7 @@ def log_pca_baselines(jobs: list[PlannedJob], state: SweepState) -> int:
         if code_dim is None:
             continue
         key = digest({"baseline": "pca", "dataset": spec.config["dataset"], "code_dim": code_dim,
-                      "batch_size": spec.trainer.batch_size, "metrics": spec.config["metrics"]})
+                      "batch_size": spec.trainer.batch_size, "metrics": metrics_key(spec.config["metrics"])})
         if key not in done:
             wanted.setdefault(key, (spec, code_dim))
     logged = 0
@@ -47,6 +47,6 @@ def _log_one(state: SweepState, spec: RunSpec, datamodule, code_dim: int, key: s
               "model.code_dim": code_dim, "trainer.batch_size": spec.trainer.batch_size}
     run_id = store.start_run(f"{spec.dataset.name}-pca-k{code_dim}", tags, params, parent_run_id=state.parent_run_id)
     with tracked(store, run_id):
-        metrics, points = pca_baseline(datamodule, code_dim, spec.metrics)
+        metrics, points = pca_baseline(datamodule, code_dim, spec.metrics, transfer_datamodules(spec, datamodule))
         store.log_metrics(run_id, metrics)
         log_code_map(store, run_id, points, datamodule.labels("test"))
