@@ -21,6 +21,7 @@ class Facts:
     sample_shape: tuple[int, ...]
     dataset: str | None = None         # the dataset's name, where there is a config
     labels: bool = True                # a model built by hand has no data to ask: assumed
+    ratings: bool = False              # a user x item rating matrix (aebench.data.ratings)
     unit_range: bool = True
     standardized: bool = True          # each feature scaled to mean 0, deviation 1 (a model built by hand: assumed)
     model: str = "model"
@@ -86,6 +87,8 @@ DATA_KINDS: dict[str, tuple[Callable[[Facts], bool], str, Callable[[Facts], str]
     "colour": (lambda f: f.colour, "colour images (3 channels)", lambda f: f"samples shaped {f.sample_shape}"),
     "labels": (lambda f: f.labels, "labelled data", lambda f: "no labels"),
     "unit_range": (lambda f: f.unit_range, "data in [0, 1]", lambda f: "values not scaled to [0, 1]"),
+    "ratings": (lambda f: f.ratings, "a user x item rating matrix (dataset=synthetic_ratings or movielens)",
+                lambda f: "no ratings"),
 }
 
 

@@ -41,8 +41,8 @@ def psnr(estimate: np.ndarray, target: np.ndarray) -> float:
 
 
 def test_every_task_is_a_config_option():
-    assert list_tasks() == sorted(["reconstruct", "compress", "denoise", "inpaint", "superres", "colorize",
-                                   "dewatermark", "anomaly", "visualize"])
+    assert list_tasks() == sorted(["reconstruct", "compress", "denoise", "inpaint", "recommend", "superres",
+                                   "colorize", "dewatermark", "anomaly", "visualize"])
     with pytest.raises(ConfigError, match="bits=0 is not allowed: an integer from 1 to 16"):
         build_task({"name": "compress", "bits": 0})
     assert sorted(path.stem for path in (config_dir() / "task").glob("*.yaml")) == list_tasks()

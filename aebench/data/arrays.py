@@ -20,6 +20,7 @@ class DatasetArrays:
     val_indices: torch.Tensor | None = None   # with test_indices: a validation split the dataset fixes itself too
     standardize: bool = False        # scale each feature by the train split's mean and deviation
     rescale: bool = False            # one affine map onto [0, 1] fitted on the train split (its min and max)
+    ratings: bool = False            # a user x item rating matrix: rating / 5 where rated, 0 where not
 
     @property
     def sample_shape(self) -> tuple[int, ...]:

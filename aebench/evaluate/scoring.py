@@ -43,6 +43,7 @@ class TestEvaluation(nn.Module):
         self.denoise_psnr = psnr_metric(input_shape) if unit_range else None
         self.jacobian = MeanMetric()
         self.code = CodeStatistics(code_dim, code_activation, options.zero_threshold, options.saturation_margin)
+        self.reconstructed = False  # the reconstruction metrics were updated (not for a task scoring some values)
 
     def update(self, model: nn.Module, x: torch.Tensor, batch_idx: int) -> None:
         """``x`` is the clean test batch (the target); the encoder sees the task's input for it."""
@@ -57,23 +58,27 @@ class TestEvaluation(nn.Module):
             self.bottleneck_terms[name].update(value.detach(), weight=x.shape[0])
         code = latent.code.detach()
         output = model.decoder(code)
-        self.loss.update(model.reconstruction_loss(output, x), weight=x.shape[0])
-        self.reconstruction.update(model.to_reconstruction(output).float(), x)
+        self.loss.update(model.reconstruction_loss(output, x, model.task.scoring_mask(task_input, x)), weight=x.shape[0])
+        if not model.task.masks_loss:  # a task scoring some values only (ratings) has its own metrics
+            self.reconstruction.update(model.to_reconstruction(output).float(), x)
+            self.reconstructed = True
         self.code.update(code)
-        if self.denoise_psnr is not None:
+        if self.denoise_psnr is not None and not model.task.masks_loss:
             noisy = task_input + self.options.denoise_std * fixed_noise(task_input, batch_idx)
             self.denoise_psnr.update(model(noisy).float(), x)
 
     def compute(self) -> dict[str, torch.Tensor]:
-        results = {"loss": self.loss.compute(), **self.reconstruction.compute(), **self.code.compute(),
+        reconstruction = self.reconstruction.compute() if self.reconstructed else {}
+        results = {"loss": self.loss.compute(), **reconstruction, **self.code.compute(),
                    "jacobian_frobenius": self.jacobian.compute(),
                    "jacobian_projections": torch.tensor(float(self.options.jacobian_projections or 0)),
                    **{name: metric.compute() for name, metric in self.bottleneck_terms.items()}}
-        if self.denoise_psnr is not None:
+        if self.denoise_psnr is not None and self.reconstructed:
             results["denoise_psnr"] = self.denoise_psnr.compute()
         return {f"test/{name}": value.float() for name, value in results.items()}
 
     def reset(self) -> None:
+        self.reconstructed = False
         for metric in (self.loss, self.reconstruction, self.jacobian, self.code, self.denoise_psnr,
                        *self.bottleneck_terms.values()):
             if metric is not None:

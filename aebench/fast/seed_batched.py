@@ -89,6 +89,8 @@ class SeedBatchedAutoencoder:
         identity bottleneck, linear, tied, flatten and elementwise layers, and penalties with a batched form."""
         if type(model).loss_terms is not Autoencoder.loss_terms or not isinstance(model.bottleneck, IdentityBottleneck):
             return False
+        if model.task.masks_loss:  # its batched loss counts every value
+            return False
         layers = [*model.encoder.children(), *model.decoder.children()]
         known = all(isinstance(layer, (nn.Linear, TiedLinear, nn.Flatten, nn.Unflatten, *ELEMENTWISE))
                     for layer in layers)

@@ -19,7 +19,7 @@ from aebench.errors import TrainingDiverged, require_choice, require_number
 from aebench.evaluate.metrics import MetricOptions
 from aebench.evaluate.scoring import TestEvaluation
 from aebench.models.bottleneck import Bottleneck, IdentityBottleneck, Latent
-from aebench.models.layers import RECONSTRUCTION_LOSSES, reconstruction_loss
+from aebench.models.layers import RECONSTRUCTION_LOSSES, masked_mean, reconstruction_loss
 from aebench.models.schedules import SCHEDULES, learning_rate_schedule, with_schedule
 from aebench.needs import Facts, Need, check_needs
 from aebench.regularizers.base import Regularizer
@@ -131,13 +131,18 @@ class Autoencoder(L.LightningModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode(self.code_of(x))
 
-    def reconstruction_loss(self, decoder_output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return reconstruction_loss(self.loss_name, decoder_output, target)
+    def reconstruction_loss(self, decoder_output: torch.Tensor, target: torch.Tensor,
+                            mask: torch.Tensor | None = None) -> torch.Tensor:
+        """The loss over every value, or over those where ``mask`` is true (the task's: rated entries)."""
+        if mask is None:
+            return reconstruction_loss(self.loss_name, decoder_output, target)
+        return masked_mean(reconstruction_loss(self.loss_name, decoder_output, target, reduction="none"), mask)
 
     def validation_loss(self, inputs: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """The clean objective: the loss of reconstructing ``x`` from the code of the task's fixed input for it
-        (``x`` itself by default), without penalties, so regularized and plain runs compare."""
-        return self.reconstruction_loss(self.decoder(self.code_of(inputs)), x)
+        (``x`` itself by default), without penalties, so regularized and plain runs compare; over the values
+        the task scores (held-out ratings for ``recommend``)."""
+        return self.reconstruction_loss(self.decoder(self.code_of(inputs)), x, self.task.scoring_mask(inputs, x))
 
     def loss_terms(self, x: torch.Tensor) -> list[torch.Tensor]:
         """[reconstruction loss against the clean x, the bottleneck's terms, then each penalty], on the
@@ -148,7 +153,8 @@ class Autoencoder(L.LightningModule):
         if self.needs_input_grad:
             inputs = inputs.detach().requires_grad_(True)
         latent = self.encode(inputs)
-        terms = [self.reconstruction_loss(self.decoder(latent.sample), x), *latent.terms.values()]
+        terms = [self.reconstruction_loss(self.decoder(latent.sample), x, self.task.training_mask(x)),
+                 *latent.terms.values()]
         for regularizer in self.regularizers:
             penalty = regularizer.penalty(self, inputs, latent.code)
             if penalty is not None:

@@ -41,6 +41,12 @@ LOSS_FUNCTIONS = {"mse": F.mse_loss, "l1": F.l1_loss, "bce": F.binary_cross_entr
 RECONSTRUCTION_LOSSES = tuple(LOSS_FUNCTIONS)
 
 
+def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The mean of ``values`` where ``mask`` is true (0 where it is nowhere true)."""
+    weights = mask.to(values.dtype)
+    return (values * weights).sum() / weights.sum().clamp_min(1)
+
+
 def reconstruction_loss(name: str, decoder_output: torch.Tensor, target: torch.Tensor,
                         reduction: str = "mean") -> torch.Tensor:
     """The mean over every value, or (``reduction="none"``) the loss of each value."""

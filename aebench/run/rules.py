@@ -40,6 +40,7 @@ def describe(spec: "RunSpec | DictConfig", arrays: DatasetArrays, regularizers: 
     card = model_card(spec.model.name)
     options = spec.model.options
     facts = Facts(arrays.sample_shape, dataset=spec.dataset.name, labels=arrays.labels is not None,
+                  ratings=arrays.ratings,
                   unit_range=arrays.unit_range, standardized=arrays.standardize, model=card.name, code_activation=card.code_activation(options),
                   code_dim=options.get("code_dim"), code_larger_than_input=card.code_larger_than_input,
                   loss=options.get("loss", "mse"), regularizer=spec.regularizer.label,

@@ -12,11 +12,12 @@ from aebench.tasks.compress import Compress
 from aebench.tasks.denoise import Denoise
 from aebench.tasks.dewatermark import Dewatermark
 from aebench.tasks.inpaint import Inpaint
+from aebench.tasks.recommend import Recommend
 from aebench.tasks.superres import SuperResolution
 from aebench.tasks.visualize import Visualize
 
 TASKS: Registry[type[Task]] = Registry("task")
-for _cls in (Reconstruct, Compress, Denoise, Inpaint, SuperResolution, Colorize, Dewatermark, Anomaly, Visualize):
+for _cls in (Reconstruct, Compress, Denoise, Inpaint, Recommend, SuperResolution, Colorize, Dewatermark, Anomaly, Visualize):
     TASKS.register(_cls, _cls.name)
 
 

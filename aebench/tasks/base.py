@@ -64,6 +64,19 @@ class Task:
         """What the encoder is given for test batch ``batch_index``: the same in every run."""
         return self.clean_input(x)
 
+    def training_mask(self, x: torch.Tensor) -> torch.Tensor | None:
+        """The values of ``x`` the training loss counts (None: all): a rating matrix counts the rated ones."""
+        return None
+
+    def scoring_mask(self, inputs: torch.Tensor, x: torch.Tensor) -> torch.Tensor | None:
+        """The values of ``x`` that ``val/loss`` scores when the encoder was given ``inputs`` (None: all)."""
+        return None
+
+    @property
+    def masks_loss(self) -> bool:
+        """Its losses count only some values (either mask method is overridden)."""
+        return type(self).training_mask is not Task.training_mask or type(self).scoring_mask is not Task.scoring_mask
+
     def evaluate(self, model: Any, datamodule: "AutoencoderDataModule") -> tuple[dict[str, float], dict[str, bytes]]:
         """Task metrics (``test/...``) and artifacts (file name -> bytes), after the standard test."""
         return {}, {}
