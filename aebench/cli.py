@@ -17,7 +17,7 @@ from aebench.run.spec import RunSpec
 from aebench.run.train import train, train_seeds
 from aebench.sweep.job import SweepContext, run_sweep_job
 from aebench.tasks import TASKS
-from aebench.tracking import ui_command
+from aebench.tracking import runs_page, ui_command
 
 SUMMARY_METRICS = ("test/mse", "test/psnr", "test/ssim")
 
@@ -53,6 +53,7 @@ def run_single(cfg: DictConfig) -> None:
         print(f"  {name:<{width}} {result.metrics[name]:.4f}")
     print(f"  {'run':<{width}} {result.run_id} (experiment '{spec.tracking.experiment}', {spec.tracking.uri})")
     print(f"  {'MLflow UI':<{width}} {ui_command(spec.tracking.uri)}")
+    print(f"  {'runs page':<{width}} {runs_page(spec.tracking.uri, result.experiment_id)}")
 
 
 def summary_metrics(spec: RunSpec, metrics: dict[str, float]) -> list[str]:

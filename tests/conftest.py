@@ -1,6 +1,7 @@
 """Shared fixtures: the real Hydra config (Compose API) and a real SQLite MLflow store per session."""
 from __future__ import annotations
 
+import os
 import uuid
 
 import pytest
@@ -9,6 +10,30 @@ from mlflow import MlflowClient
 
 from aebench.config import config_dir
 from aebench.tracking import TrackingStore
+
+# files whose tests run in order on one pytest-xdist worker: the cluster tests share the one SLURM node and
+# the MLflow server, which one of them restarts; the others share a module-scoped fixture (a sweep)
+WHOLE_FILES = {"test_cluster.py", "test_regularizers.py", "test_report.py", "test_transfer.py"}
+
+try:
+    from xdist.scheduler import LoadScopeScheduling
+except ImportError:  # without pytest-xdist the suite runs in one process
+    LoadScopeScheduling = None
+else:
+    class TestOrFileScheduling(LoadScopeScheduling):
+        """``--dist loadscope`` with aebench's scopes: a file of WHOLE_FILES, else each test on its own, so the
+        long files (test_sweep.py) spread over the workers. (pytest-xdist's ``xdist_group`` mark would say this per
+        test, but pytest 9.2 drops the node id suffix that ``--dist loadgroup`` groups by.)"""
+
+        def _split_scope(self, nodeid: str) -> str:
+            file = nodeid.split("::", 1)[0]
+            return file if os.path.basename(file) in WHOLE_FILES else nodeid
+
+    def pytest_xdist_make_scheduler(config, log):
+        if config.getvalue("dist") == "loadscope":
+            return TestOrFileScheduling(config, log)
+        return None
+
 
 FAST = ["trainer.max_epochs=3", "trainer.progress_bar=false", "tracking.log_model=false"]
 

@@ -28,7 +28,7 @@ GRID = ["+sweep=quick", "sweep.datasets=[digits]", "sweep.models=[linear]", "swe
 RUNS = 2
 ON_SLURM = ["hydra/launcher=submitit_slurm", "hydra.launcher.timeout_min=10"]
 ROOT = Path(__file__).resolve().parents[1]
-# pytest-xdist keeps a file's tests on one worker, in order (--dist loadfile): these share the one SLURM
+# pytest-xdist keeps this file's tests on one worker, in order (WHOLE_FILES in conftest.py): these share the one SLURM
 # node and the MLflow server, which one of them restarts, while the other workers run the rest
 
 

@@ -11,8 +11,9 @@ from aebench.errors import ConfigError
 
 
 def test_bundled_datasets_are_listed_and_unknown_names_fail_with_the_list():
-    assert list_datasets() == ["breast_cancer", "cifar10", "digits", "fashion_mnist", "images", "kmnist", "mnist", "npy",
-                               "patches", "synthetic_lowrank", "synthetic_manifold", "wine"]
+    assert list_datasets() == ["breast_cancer", "cifar10", "digits", "fashion_mnist", "images", "kmnist", "mnist",
+                               "movielens", "npy", "patches", "synthetic_lowrank", "synthetic_manifold",
+                               "synthetic_ratings", "wine"]
     with pytest.raises(ConfigError, match="name='svhn' is not allowed: one of breast_cancer, cifar10, digits"):
         load_dataset("svhn")
     with pytest.raises(ConfigError, match="rank=2 .*not an option of dataset digits"):

@@ -38,7 +38,11 @@ def test_python_m_aebench_with_no_arguments(tmp_path):
     assert run.data.params["trainer.max_epochs"] == "50"
     assert len(client.get_metric_history(run_id, "val/loss")) == 50
     assert {a.path for a in client.list_artifacts(run_id)} == {"config.yaml", "model.pt", "reconstructions.png",
-                                                              "traversals.png", "interpolations.png", "codes_2d.npz"}
+                                                              "traversals.png", "interpolations.png", "codes_2d.npz",
+                                                              "images"}
+    # the UI's image slider: validation reconstructions at epochs 0, 1, 2, 4, ... and the last of the 50
+    snapshots = [a.path.split("/")[-1] for a in client.list_artifacts(run_id, "images") if a.path.endswith(".png")]
+    assert sorted(int(name.split("+step+")[1].split("+")[0]) for name in snapshots) == [0, 1, 2, 4, 8, 16, 32, 49]
     assert run.data.metrics["test/probe_accuracy"] > 0.8 and run.data.metrics["test/knn_accuracy"] > 0.8
     local = Path(run.info.artifact_uri.removeprefix("file://"))
     assert local.is_relative_to(tmp_path / "mlruns" / "artifacts")

@@ -131,7 +131,7 @@ def test_only_reconstruct_without_corruption_feeds_the_batch_itself():
     from aebench.tasks import build_task, list_tasks
 
     keeping = [name for name in list_tasks() if build_task({"name": name}).keeps_input]
-    assert keeping == ["anomaly", "compress", "reconstruct", "visualize"]
+    assert keeping == ["anomaly", "compress", "recommend", "reconstruct", "visualize"]
     corrupting = {r.name: r.corrupts for r in build_regularizers({"name": "combined", "terms": {
         "denoising": {"name": "denoising"}, "l2": {"name": "l2"}, "sparse_kl": {"name": "sparse_kl"}}})}
     assert corrupting == {"denoising": True, "l2": False, "sparse_kl": False}

@@ -138,7 +138,7 @@ def test_the_html_page_renders_in_headless_chromium(swept, tmp_path):
     assert rendered.returncode == 0 and dom.returncode == 0, rendered.stderr[-2000:]
     console = [line for line in rendered.stderr.splitlines() + dom.stderr.splitlines() if "CONSOLE" in line]
     assert console == []
-    assert dom.stdout.count('<table class="board"') == 1 and dom.stdout.count('<img src="data:image/png;base64,') == 4
+    assert dom.stdout.count('<table class="board"') == 1 and dom.stdout.count('<img src="data:image/png;base64,') == 6
     pixels = np.asarray(Image.open(shot).convert("L"), dtype=float)
     assert pixels.shape == (2400, 1300)
     assert pixels.std() > 20 and (pixels < 128).mean() > 0.02  # text, tables and figures, not a blank page

@@ -52,7 +52,7 @@ BAD_INPUTS = {
     "code larger than a table": (["dataset=wine"], "model.code_dim=16 is not allowed: an integer from 1 to 12"),
     "unknown model (a config group option)": (["model=foo"], "model='foo' is not allowed: one of conv, deep, linear, "),
     "unknown setting": (["trainer.foo=1"], "trainer.foo='1' is not allowed: a setting of trainer (max_epochs, "),
-    "unknown sweep": (["+sweep=nope"], "sweep='nope' is not allowed: one of all, quick, tuned"),
+    "unknown sweep": (["+sweep=nope"], "sweep='nope' is not allowed: one of all, quick, transfer, tuned"),
     "a dataset's root where it has none": (["+sweep=quick", "dataset.root=/x", "sweep.datasets=[digits,mnist]"],
                                            "dataset.root='/x' is not allowed: a setting of dataset (name, "),
     "negative flush interval": (["tracking.flush_seconds=-1"], "tracking.flush_seconds=-1 is not allowed: a number >= 0"),

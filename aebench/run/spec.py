@@ -159,6 +159,7 @@ class TrackingSpec:
     experiment: str
     log_model: bool
     flush_seconds: float = 2.0    # epoch metrics written together at most this often, and before the run ends
+    log_images: bool = True       # validation reconstructions while training (aebench.tracking.snapshots)
 
 
 @dataclass(frozen=True)
@@ -188,7 +189,7 @@ class RunSpec:
                    metrics=metric_options(config["metrics"]),
                    tracking=TrackingSpec(tracking["uri"], tracking["experiment"], bool(tracking["log_model"]),
                                          require_number("tracking.flush_seconds", tracking.get("flush_seconds", 2.0),
-                                                        minimum=0.0)),
+                                                        minimum=0.0), bool(tracking.get("log_images", True))),
                    config=frozen(config))
 
     @property

@@ -18,7 +18,7 @@ from aebench.evaluate.probes import code_map, probe_accuracies
 from aebench.evaluate.transfer import transfer_scores
 from aebench.evaluate.variation import interpolation_rows, traversal_rows
 from aebench.fast import SeedDataModule, SeedEnsemble
-from aebench.models import StackedAutoencoder, save_autoencoder
+from aebench.models import Autoencoder, StackedAutoencoder, save_autoencoder
 from aebench.ops.chunks import apply_in_chunks, device_of, encode_all
 from aebench.run.plan import (
     RunPlan,
@@ -42,11 +42,14 @@ from aebench.tracking import (
     save_image_grid,
     tracked,
 )
+from aebench.tracking.models import log_mlflow_model
 from aebench.tracking.owners import owner_tags
+from aebench.tracking.snapshots import ReconstructionSnapshots
 from aebench.version import __version__, git_commit
 
 GRID_IMAGES = 12
 GRID_PAIRS = 3  # test image pairs whose interpolations are drawn
+MODEL_EXAMPLES = 4  # validation samples: the MLflow model's input example (a batch > 1: its batch size is dynamic)
 
 
 @dataclass
@@ -54,6 +57,7 @@ class RunResult:
     run_id: str | None  # None on the processes of a data-parallel run other than rank 0
     status: str
     metrics: dict[str, float] = field(default_factory=dict)
+    experiment_id: str | None = None
 
 
 def is_global_zero() -> bool:
@@ -113,7 +117,7 @@ def _train(spec: RunSpec, parent_run_id: str | None, tags: Mapping[str, str] | N
     with tracked(store, run_id):
         log_data(store, run_id, plan)
         fit_seconds = _fit(plan, store, run_id)
-        return RunResult(run_id, "FINISHED", _evaluate(plan, store, run_id, fit_seconds))
+        return RunResult(run_id, "FINISHED", _evaluate(plan, store, run_id, fit_seconds), store.experiment_id)
 
 
 def path_tags(plan: RunPlan) -> dict[str, str]:
@@ -141,6 +145,9 @@ def _fit(plan: RunPlan, store: TrackingStore | None, run_id: str | None) -> floa
             stage_trainer.fit(path.module, datamodule=path.datamodule)
 
         pretrain_layerwise(model, datamodule, fit_stage)
+    if store is not None and plan.spec.tracking.log_images and datamodule.arrays.is_image:
+        validation = datamodule.inputs("val")[:GRID_IMAGES]
+        trainer.callbacks.append(ReconstructionSnapshots(store, run_id, lambda m: grid_rows(m, validation), model))
     plan.fit()
     return time.perf_counter() - started
 
@@ -228,6 +235,15 @@ def _probe(plan: RunPlan, test_codes: np.ndarray) -> dict[str, float]:
                             datamodule.labels("test").numpy(), val)
 
 
+def grid_rows(model: Autoencoder, originals: torch.Tensor) -> list[torch.Tensor]:
+    """The rows of a reconstruction grid: originals above the model's output, or for a task that
+    transforms the input, the model's input, its output and the original."""
+    originals = originals.to(model.device)
+    task_input = model.task.test_input(originals, 0)
+    outputs = model(task_input).float()
+    return [originals, outputs] if model.task.name == "reconstruct" else [task_input, outputs, originals]
+
+
 def _log_artifacts(plan: RunPlan, store: TrackingStore, run_id: str, test_codes: np.ndarray,
                    extra: Mapping[str, bytes]) -> None:
     store.client.log_text(run_id, plan.spec.yaml(), "config.yaml")
@@ -235,18 +251,15 @@ def _log_artifacts(plan: RunPlan, store: TrackingStore, run_id: str, test_codes:
         log_code_map(store, run_id, code_map(test_codes), plan.datamodule.labels("test"))
         if plan.datamodule.arrays.is_image:
             model = plan.model.eval()
-            originals = plan.datamodule.inputs("test")[:GRID_IMAGES].to(model.device)
             with torch.no_grad():
-                task_input = model.task.test_input(originals, 0)
-                outputs = model(task_input).float()
-            rows = [originals, outputs] if model.task.name == "reconstruct" else [task_input, outputs, originals]
+                rows = grid_rows(model, plan.datamodule.inputs("test")[:GRID_IMAGES])
             test_x = plan.datamodule.inputs("test")
             test_inputs = model.task.clean_input(test_x)
             figures = {"reconstructions.png": rows, "traversals.png": traversal_rows(model, test_inputs),
                        "interpolations.png": interpolation_rows(model, test_inputs[:GRID_PAIRS * 2],
                                                                 test_x[:GRID_PAIRS * 2], pairs=GRID_PAIRS)}
-            for name, grid_rows in figures.items():
-                save_image_grid(grid_rows, Path(folder) / name)
+            for name, grid in figures.items():
+                save_image_grid(grid, Path(folder) / name)
                 store.client.log_artifact(run_id, str(Path(folder) / name))
         for name, content in extra.items():
             (Path(folder) / name).write_bytes(content)
@@ -255,3 +268,5 @@ def _log_artifacts(plan: RunPlan, store: TrackingStore, run_id: str, test_codes:
             weights = Path(folder) / "model.pt"
             save_autoencoder(plan.model, weights)
             store.client.log_artifact(run_id, str(weights))
+            example = plan.model.task.test_input(plan.datamodule.inputs("val")[:MODEL_EXAMPLES], 0)
+            log_mlflow_model(store, run_id, plan.model, example)

@@ -76,6 +76,14 @@ def ui_command(uri: str) -> str:
     return f"mlflow ui --backend-store-uri {uri} --host 127.0.0.1 --port 5000"
 
 
+def runs_page(uri: str, experiment_id: str) -> str:
+    """The address of the experiment's runs table in the MLflow UI (a local store: as ``ui_command``
+    serves it). ``workflowType=machine_learning``: MLflow 3.17's UI opens a browser it has not seen
+    before on its GenAI overview, whatever the experiment's kind."""
+    base = uri.rstrip("/") if uri_scheme(uri) in SERVER_SCHEMES else "http://127.0.0.1:5000"
+    return f"{base}/#/experiments/{experiment_id}/runs?workflowType=machine_learning"
+
+
 def _artifact_location(uri: str, experiment: str) -> str | None:
     """Artifacts of a SQLite store go beside its database file; a server decides its own."""
     path = sqlite_path(uri)
