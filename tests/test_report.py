@@ -217,6 +217,24 @@ def aebench_report(folder, *arguments):
                           text=True, timeout=300)
 
 
+def test_a_rows_command_reproduces_its_numbers_to_the_printed_precision(swept, tmp_path):
+    """The reproduce column: run in a new folder, a row's command trains the row's seeds again and the new
+    report prints the same numbers (PSNR to 0.01 dB, MSE to 3 significant digits, as the tables print them)."""
+    folder, parent, _ = swept
+    table = pd.read_csv(report_folder(folder, parent) / "leaderboard.csv")
+    row = table[(table["model"] == "undercomplete") & (table["n"] == 2)].iloc[0]
+    command = shlex.split(row["command"])
+    assert command[:3] == ["python", "-m", "aebench"]
+    again = aebench(tmp_path, *command[3:])
+    assert again.returncode == 0, again.stderr[-3000:]
+    (new_parent,) = runs(tmp_path, "sweep")
+    redone = pd.read_csv(report_folder(tmp_path, new_parent) / "leaderboard.csv")
+    redone_row = redone[redone["model"] == "undercomplete"].iloc[0]
+    assert len(redone[redone["model"] != "pca"]) == 1 and redone_row["n"] == 2
+    assert f"{redone_row['test/psnr']:.2f}" == f"{row['test/psnr']:.2f}"
+    assert f"{redone_row['test/mse']:.3g}" == f"{row['test/mse']:.3g}"
+
+
 def test_rows_are_never_merged_over_a_regularizer_setting_and_show_code_size_and_epochs(tmp_path):
     done = aebench(tmp_path, "+sweep=quick", "sweep.datasets=[digits]", "sweep.models=[undercomplete,stacked]",
                    "regularizer=l2", "sweep.seeds=2", "regularizer.weight=1e-4,1e-1", "trainer.max_epochs=2")

@@ -236,9 +236,8 @@ def test_superres_input_is_pillows_reduction_and_bicubic_enlargement(downsample,
 def test_superres_beats_bicubic_enlargement_on_digits(make_config):
     cfg = make_config("task=superres", "task.factor=2", "model=conv", "trainer.max_epochs=40")
     result = train(cfg)
-    model, data = trained(cfg)
-    test_x = data.inputs("test")
-    task = model.task
+    plan = plan_run(cfg)  # the run's data and task, to compute the baseline directly
+    test_x, task = plan.datamodule.inputs("test"), plan.model.task
     bicubic = np.mean([psnr(task.clean_input(test_x[i:i + 1]).numpy(), test_x[i:i + 1].numpy())
                        for i in range(len(test_x))])
     assert result.metrics["test/bicubic_psnr"] == pytest.approx(bicubic, abs=1e-3)
