@@ -15,7 +15,7 @@ import torch
 
 from aebench.data import AutoencoderDataModule
 from aebench.errors import require
-from aebench.tasks.common import mse_per_sample, psnr_per_image
+from aebench.evaluate.metrics import mse_per_sample, psnr_per_image
 
 PREFIX = "transfer/"
 
