@@ -33,6 +33,7 @@ class Facts:
     corrupting_regularizers: tuple[str, ...] = ()
     task: str = "reconstruct"
     task_reshapes_input: bool = False  # the encoder's input is shaped unlike the sample (colorize)
+    task_masks_loss: bool = False      # the task's losses count some values only (recommend: rated entries)
     options: tuple[tuple[str, Any], ...] = ()  # the model's options, for a variant's own needs (stacked's pretrain)
 
     def option(self, name: str, default: Any = None) -> Any:

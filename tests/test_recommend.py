@@ -99,3 +99,13 @@ def test_autorec_beats_item_means_and_truncated_svd_on_held_out_ratings(make_con
 def test_recommend_needs_a_rating_matrix(make_config):
     with pytest.raises(ConfigError, match="task='recommend' is not allowed: .*needs a user x item rating matrix"):
         plan_run(make_config("task=recommend"))
+
+
+def test_a_stack_on_ratings_trains_from_random_weights_only(make_config):
+    """Its layer-wise stages would count every value: missing ratings learnt as zeros."""
+    with pytest.raises(ConfigError, match="model.pretrain='autoencoder' is not allowed: none for task=recommend"):
+        plan_run(make_config("task=recommend", "dataset=synthetic_ratings", "model=stacked"))
+    plan_run(make_config("task=recommend", "dataset=synthetic_ratings", "model=stacked", "model.pretrain=none"))
+    task = build_task({"name": "recommend"})
+    with pytest.raises(ConfigError, match="model.pretrain='rbm' is not allowed"):
+        create_model("stacked", input_shape=(20,), code_dim=4, task=task, pretrain="rbm", loss="bce")

@@ -80,3 +80,25 @@ def test_transfer_datasets_must_exist_and_be_shaped_as_the_runs(make_config, dat
         plan_run(make_config("dataset=mnist", f"data_root={data_root}", "metrics.transfer=[mnst]"))
     with pytest.raises(ConfigError, match="metrics.transfer='kmnist' is not allowed: a dataset that loads"):
         plan_run(make_config("dataset=mnist", f"data_root={data_root}", "metrics.transfer=[kmnist]"))
+
+
+def test_matrices_keep_apart_what_the_leaderboard_keeps_apart_and_leave_out_trials():
+    """Runs that differ in a swept setting are two methods, not more seeds of one; a tuned sweep's trials
+    are not rows of any matrix."""
+    import pandas as pd
+
+    from aebench.report.transfer import transfer_matrices
+
+    def run(dataset, other, lr, psnr, crossed, stage=None):
+        return {"model": "linear", "regularizer": "none", "dataset": dataset, "task": "reconstruct", "stage": stage,
+                "params.trainer.lr": lr, "params.dataset.name": dataset, "metrics.model/code_dim": 8.0,
+                "metrics.test/psnr": psnr, f"metrics.transfer/{other}/psnr": crossed}
+
+    runs = pd.DataFrame([run("mnist", "fashion_mnist", "0.01", 20.0, 12.0), run("mnist", "fashion_mnist", "0.01", 22.0, 14.0),
+                         run("mnist", "fashion_mnist", "0.1", 30.0, 10.0),
+                         run("mnist", "fashion_mnist", "0.5", 99.0, 99.0, stage="trial")])
+    matrices = {m.method: m for m in transfer_matrices(runs)}
+    assert sorted(matrices) == ["linear / none, code 8 (trainer.lr=0.01)", "linear / none, code 8 (trainer.lr=0.1)"]
+    low = matrices["linear / none, code 8 (trainer.lr=0.01)"]
+    assert low.means.loc["mnist", "mnist"] == 21.0 and low.means.loc["mnist", "fashion_mnist"] == 13.0
+    assert low.counts.loc["mnist", "mnist"] == 2

@@ -46,6 +46,12 @@ def _rbm(facts: Facts) -> bool:
 KEEPS_ITS_INPUT = Need("stacked reconstructs its own input", lambda f: not f.task_reshapes_input, "model",
                        lambda f: f.model, lambda f: f"a model other than stacked for task={f.task}: each layer-wise "
                        "pretraining stage of stacked reconstructs its own input, which this task reshapes")
+# its layer-wise stages reconstruct every value of their input, so a task whose loss counts some only
+# (recommend: missing ratings would be learnt as zeros) trains the stack from random weights
+COUNTS_EVERY_VALUE = Need("stacked's stages count every value", lambda f: not f.task_masks_loss or not _pretrains(f),
+                          "model.pretrain", lambda f: f.option("pretrain"),
+                          lambda f: f"none for task={f.task}: its loss counts some values only, and each layer-wise "
+                                    "pretraining stage would learn the others (missing ratings) as zeros")
 # what RBM pretraining needs for the unrolled net to compute what the RBMs learnt (aebench.models.rbm)
 RBM_NEEDS = (
     Need("an RBM's hidden units are Bernoulli", lambda f: not _rbm(f) or f.option("activation") == "sigmoid",
@@ -66,7 +72,7 @@ RBM_NEEDS = (
                    "units are Bernoulli and the unrolled decoder outputs their logits"),
 )
 RBM_CODES = {"sigmoid": "bernoulli", "identity": "gaussian"}
-STACKED_NEEDS = (KEEPS_ITS_INPUT, *RBM_NEEDS)
+STACKED_NEEDS = (KEEPS_ITS_INPUT, COUNTS_EVERY_VALUE, *RBM_NEEDS)
 
 
 def stage_facts(options: Mapping[str, Any], facts: Facts) -> list[Facts]:
@@ -159,8 +165,11 @@ def stacked(input_shape: Sequence[int], code_dim: int = 16, hidden_dims: Sequenc
     require(KEEPS_ITS_INPUT.met(Facts(output_shape, task_reshapes_input=output_shape != tuple(input_shape))),
             "output_shape", output_shape,
             f"the input's shape {tuple(input_shape)}: each pretraining stage of stacked reconstructs its input")
-    check_needs(RBM_NEEDS, Facts(output_shape, unit_range=training.get("unit_range", True),
-                                 loss=training.get("loss", "mse"), code_activation=code_activation, options=options))
+    task = training.get("task")
+    check_needs((COUNTS_EVERY_VALUE, *RBM_NEEDS),
+                Facts(output_shape, unit_range=training.get("unit_range", True), loss=training.get("loss", "mse"),
+                      code_activation=code_activation, options=options, task=getattr(task, "name", "reconstruct"),
+                      task_masks_loss=bool(task is not None and task.masks_loss)))
     input_shape = tuple(input_shape)
     widths = [math.prod(input_shape), *hidden_dims, code_dim]
     activations = [activation] * len(hidden_dims) + [code_activation]

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from aebench.report.table import by_selection, varying_settings
+
 TRANSFER = re.compile(r"^metrics\.transfer/(?P<dataset>.+)/psnr$")
 
 
@@ -31,22 +33,37 @@ class TransferMatrix:
         return float(sum(gains) / len(gains)) if gains else float("nan")
 
 
-def _method(run: pd.Series) -> str:
+def _method(run: pd.Series, settings: list[str]) -> str:
+    """A method as the leaderboard's rows separate it: model, regularizer, code size, the settings the
+    sweep varied, and for a tuned sweep the selection (its hyperparameters are chosen per dataset)."""
     code = run.get("metrics.model/code_dim")
-    size = f", code {int(code)}" if pd.notna(code) else ""
-    return f"{run['model']} / {run['regularizer']}{size}"
+    label = f"{run['model']} / {run['regularizer']}" + (f", code {int(code)}" if pd.notna(code) else "")
+    shown = [f"{column.removeprefix('params.')}={run[column]}" for column in settings if pd.notna(run.get(column))]
+    label += f" ({', '.join(shown)})" if shown else ""
+    selection = run.get("selection")
+    return label + (f", tuned for {selection}" if isinstance(selection, str) else "")
+
+
+def _tuned(runs: pd.DataFrame) -> set[str]:
+    if "tuned_keys" not in runs:
+        return set()
+    return {f"params.{key}" for keys in runs["tuned_keys"].dropna() for key in str(keys).split(",") if key}
 
 
 def transfer_matrices(runs: pd.DataFrame) -> list[TransferMatrix]:
-    """One matrix per method with transfer scores (reconstruction runs), autoencoders first, PCA last."""
+    """One matrix per method with transfer scores (reconstruction runs; a tuned sweep's trials left out),
+    autoencoders first, PCA last."""
     columns = [c for c in runs.columns if TRANSFER.match(c)] if not runs.empty else []
     if not columns:
         return []
+    runs = by_selection(runs)
     tasks = runs["task"].fillna("reconstruct") if "task" in runs else pd.Series("reconstruct", index=runs.index)
     scored = runs[(tasks == "reconstruct") & runs[columns].notna().any(axis=1)]
+    tuned = _tuned(scored)
+    settings = [c for c in varying_settings(scored) if not c.startswith("params.dataset.") and c not in tuned]
     cells = []
     for _, run in scored.iterrows():
-        method = _method(run)
+        method = _method(run, settings)
         cells.append((method, run["dataset"], run["dataset"], run.get("metrics.test/psnr")))
         for column in columns:
             if pd.notna(run[column]):

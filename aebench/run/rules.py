@@ -46,6 +46,7 @@ def describe(spec: "RunSpec | DictConfig", arrays: DatasetArrays, regularizers: 
                   loss=options.get("loss", "mse"), regularizer=spec.regularizer.label,
                   corrupting_regularizers=tuple(r.name for r in regularizers if r.corrupts), task=task.name,
                   task_reshapes_input=task.model_input_shape(arrays.sample_shape) != arrays.sample_shape,
+                  task_masks_loss=task.masks_loss,
                   options=tuple(card.options_with_defaults(options).items()))
     regularizer_needs = [need for r in regularizers for need in r.needs()]
     checks = [(need, facts) for need in (*card.all_needs, *regularizer_needs, *task.needs())]

@@ -147,7 +147,8 @@ def _fit(plan: RunPlan, store: TrackingStore | None, run_id: str | None) -> floa
         pretrain_layerwise(model, datamodule, fit_stage)
     if store is not None and plan.spec.tracking.log_images and datamodule.arrays.is_image:
         validation = datamodule.inputs("val")[:GRID_IMAGES]
-        trainer.callbacks.append(ReconstructionSnapshots(store, run_id, lambda m: grid_rows(m, validation), model))
+        # first: its last snapshot must see the last epoch's weights, before BestWeights restores the best
+        trainer.callbacks.insert(0, ReconstructionSnapshots(store, run_id, lambda m: grid_rows(m, validation), model))
     plan.fit()
     return time.perf_counter() - started
 

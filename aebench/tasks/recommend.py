@@ -19,7 +19,7 @@ import torch
 
 from aebench.errors import require_number
 from aebench.ops.chunks import apply_in_chunks, device_of
-from aebench.tasks.base import Task, seeded
+from aebench.tasks.base import TEST_SEED, Task
 
 STARS = 5.0
 
@@ -51,12 +51,14 @@ class Recommend(Task):
     def __init__(self, holdout: float = 0.2):
         self.holdout = require_number("holdout", holdout, 0.0, 1.0, open_minimum=True, open_maximum=True)
 
-    def hidden(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """The rated entries hidden from the encoder: ``holdout`` of them at random."""
-        return rated(x) & (torch.rand(x.shape, generator=generator, device=x.device) < self.holdout)
+    def hidden(self, x: torch.Tensor, batch_index: int) -> torch.Tensor:
+        """The rated entries of test (or validation) batch ``batch_index`` hidden from the encoder: ``holdout``
+        of them at random, drawn on the CPU so that every device hides the same ones."""
+        draws = torch.rand(x.shape, generator=torch.Generator().manual_seed(TEST_SEED + batch_index))
+        return rated(x) & (draws.to(x.device) < self.holdout)
 
     def test_input(self, x, batch_index):
-        return x.masked_fill(self.hidden(x, seeded(x, batch_index)), 0.0)
+        return x.masked_fill(self.hidden(x, batch_index), 0.0)
 
     def training_mask(self, x):
         return rated(x)
@@ -71,7 +73,7 @@ class Recommend(Task):
         factors = min(model.code_dim, *centred.shape)
         item_factors = torch.linalg.svd(centred.double(), full_matrices=False).Vh[:factors].float()  # (k, items)
         inputs, targets = [], []
-        for index, batch in datamodule.numbered_test_batches():  # the hidden ratings val/loss's batches hide
+        for index, batch in datamodule.numbered_test_batches():  # the ratings the test step's batches hide
             inputs.append(self.test_input(batch, index))
             targets.append(batch)
         inputs, targets = torch.cat(inputs), torch.cat(targets)
