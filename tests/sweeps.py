@@ -3,9 +3,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 from mlflow import MlflowClient
@@ -15,6 +20,33 @@ REQUIRE = "AEBENCH_REQUIRE_SYSTEM"  # set by .ci/run, which installs every progr
 # a small grid: 2 datasets x 2 models x 2 regularizers x 1 seed, of which 4 are refused by rules
 SMALL = ["+sweep=quick", "sweep.models=[linear,conv]", "sweep.regularizers=[none,sparse_kl]", "sweep.seeds=1",
          "trainer.max_epochs=2"]
+
+
+@contextmanager
+def local_mlflow(folder: Path, store_uri: str, command: str = "server") -> Iterator[str]:
+    """``python -m mlflow server`` (or ``ui``) on ``store_uri`` at a free local port, answering its
+    health check; yields its address and stops it on exit."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    process = subprocess.Popen([sys.executable, "-m", "mlflow", command, "--host", "127.0.0.1", "--port", str(port),
+                                "--backend-store-uri", store_uri, "--workers", "1"], cwd=folder,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/health", timeout=2)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"mlflow {command} did not start")
+                time.sleep(0.5)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 def aebench(folder: Path, *arguments: str, timeout: int = 600) -> subprocess.CompletedProcess:

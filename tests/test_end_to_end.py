@@ -1,16 +1,15 @@
 """The commands a user types, each in a fresh process in an empty folder."""
 import json
 import re
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 import zipfile
 from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
+from sweeps import local_mlflow
 
 pytestmark = pytest.mark.slow
 
@@ -58,28 +57,8 @@ def test_python_m_aebench_with_no_arguments(tmp_path):
     assert model.variant == "undercomplete" and model.code_dim == 16
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_runs_go_to_an_mlflow_server(tmp_path):
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-                               "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}", "--workers", "1"],
-                              cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    uri = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(f"{uri}/health", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("mlflow server did not start")
+    with local_mlflow(tmp_path, f"sqlite:///{tmp_path / 'server.db'}") as uri:
         done = subprocess.run([sys.executable, "-m", "aebench", f"tracking.uri={uri}", "trainer.max_epochs=2",
                                "trainer.progress_bar=false", "model=conv"], cwd=tmp_path,
                               capture_output=True, text=True, timeout=300)
@@ -101,9 +80,6 @@ def test_runs_go_to_an_mlflow_server(tmp_path):
         assert report.returncode == 0, report.stderr  # the report reads the server, nothing local
         table = (tmp_path / "reports" / "experiment-aebench" / "leaderboard.csv").read_text()
         assert table.startswith("dataset,task,model,regularizer,n,") and "digits,reconstruct,conv,none,1," in table
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def test_a_built_wheel_carries_the_configs(tmp_path):

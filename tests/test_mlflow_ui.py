@@ -1,18 +1,15 @@
 """The MLflow UI as a user browses it, in Debian's chromium: a sweep's runs table lists its child runs
 with their datasets and models; and the logged MLflow model loads and reconstructs a batch."""
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 
 import mlflow
 import mlflow.pytorch
 import pytest
 import torch
 from mlflow import MlflowClient
-from sweeps import needs_program
+from sweeps import local_mlflow, needs_program
 
 from aebench.models import load_autoencoder
 from aebench.run.train import train
@@ -20,12 +17,6 @@ from aebench.run.train import train
 SWEEP = ["+sweep=quick", "sweep.datasets=[digits]", "sweep.models=[linear]", "sweep.regularizers=[none,l2]",
          "sweep.seeds=1", "trainer.max_epochs=2", "tracking.log_model=true"]
 CHILDREN = ["digits-linear-none-s0", "digits-linear-l2-s0"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.mark.parametrize("model", ["conv", "vae"])  # convolutions; a bottleneck whose code is its mean
@@ -58,34 +49,17 @@ def test_the_mlflow_ui_lists_a_sweeps_runs_with_their_datasets_and_models(tmp_pa
     store = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
     experiment = MlflowClient(store).get_experiment_by_name("aebench").experiment_id
     parent = next(r for r in MlflowClient(store).search_runs([experiment]) if r.info.run_name.startswith("sweep-"))
-    port = free_port()
-    ui = subprocess.Popen([sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", store, "--host", "127.0.0.1",
-                           "--port", str(port), "--workers", "1"], cwd=tmp_path, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/health", timeout=2)
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "mlflow ui did not start"
-                time.sleep(0.5)
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
-            page = browser.new_page(viewport={"width": 1800, "height": 1000})
-            page.goto(f"{url}/#/experiments/{experiment}/runs?workflowType=machine_learning")  # aebench prints it
-            page.wait_for_selector(f"text={parent.info.run_name}", timeout=60_000)
-            page.locator("[role=row]", has_text=parent.info.run_name).first.locator("button").first.click()
-            for child in CHILDREN:  # the sweep's runs, nested under its parent run
-                page.wait_for_selector(f"text={child}", timeout=30_000)
-            page.wait_for_timeout(1000)
-            rows = page.locator("[role=row]").all_inner_texts()
-            browser.close()
-    finally:
-        ui.terminate()
-        ui.wait(timeout=30)
+    with local_mlflow(tmp_path, store, "ui") as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1800, "height": 1000})
+        page.goto(f"{url}/#/experiments/{experiment}/runs?workflowType=machine_learning")  # aebench prints it
+        page.wait_for_selector(f"text={parent.info.run_name}", timeout=60_000)
+        page.locator("[role=row]", has_text=parent.info.run_name).first.locator("button").first.click()
+        for child in CHILDREN:  # the sweep's runs, nested under its parent run
+            page.wait_for_selector(f"text={child}", timeout=30_000)
+        page.wait_for_timeout(1000)
+        rows = page.locator("[role=row]").all_inner_texts()
+        browser.close()
     names = [row for row in rows if any(child in row for child in CHILDREN)]
     details = [row for row in rows if "digits/train (" in row]
     assert len(names) == 2 and len(details) == 2, rows  # the table's two panes: names, then the columns

@@ -24,7 +24,7 @@ def test_a_traversal_moves_one_unit_along_its_range_and_decodes_it():
         codes = model.code_of(inputs)
     order = traversal_units(codes, 4)
     assert order == codes.var(0).argsort(descending=True).tolist()  # most varying unit first
-    rows = traversal_rows(model, inputs, units=3, steps=5)
+    rows = traversal_rows(model, codes, units=3, steps=5)
     assert len(rows) == 3 and rows[0].shape == (5, 1, 4, 4)
     weight = model.decoder[0].weight  # (16, code_dim)
     for row, unit in zip(rows, order):

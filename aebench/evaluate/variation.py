@@ -30,10 +30,9 @@ def traversal_units(codes: torch.Tensor, units: int) -> list[int]:
     return codes.var(dim=0).argsort(descending=True)[:units].tolist()
 
 
-def traversal_rows(model, inputs: torch.Tensor, units: int = 6, steps: int = 9) -> list[torch.Tensor]:
-    """One row of ``steps`` decoded images per traversed unit (see the module docstring); ``inputs``
-    as the encoder takes them."""
-    codes = encode_all(model, inputs)
+def traversal_rows(model, codes: torch.Tensor, units: int = 6, steps: int = 9) -> list[torch.Tensor]:
+    """One row of ``steps`` decoded images per traversed unit (see the module docstring), from the test
+    ``codes`` (``encode_all`` of the test inputs as the encoder takes them, which a run has already)."""
     low, high = torch.quantile(codes, torch.tensor(PERCENTILES), dim=0)
     mean = codes.mean(dim=0)
     rows = []

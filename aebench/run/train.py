@@ -254,11 +254,11 @@ def _log_artifacts(plan: RunPlan, store: TrackingStore, run_id: str, test_codes:
             model = plan.model.eval()
             with torch.no_grad():
                 rows = grid_rows(model, plan.datamodule.inputs("test")[:GRID_IMAGES])
-            test_x = plan.datamodule.inputs("test")
-            test_inputs = model.task.clean_input(test_x)
-            figures = {"reconstructions.png": rows, "traversals.png": traversal_rows(model, test_inputs),
-                       "interpolations.png": interpolation_rows(model, test_inputs[:GRID_PAIRS * 2],
-                                                                test_x[:GRID_PAIRS * 2], pairs=GRID_PAIRS)}
+            pairs = plan.datamodule.inputs("test")[:GRID_PAIRS * 2]
+            figures = {"reconstructions.png": rows,
+                       "traversals.png": traversal_rows(model, torch.from_numpy(test_codes)),  # _evaluate's codes
+                       "interpolations.png": interpolation_rows(model, model.task.clean_input(pairs), pairs,
+                                                                pairs=GRID_PAIRS)}
             for name, grid in figures.items():
                 save_image_grid(grid, Path(folder) / name)
                 store.client.log_artifact(run_id, str(Path(folder) / name))

@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import torch
 
+from aebench.data.ratings import STARS
 from aebench.errors import require_number
 from aebench.ops.chunks import apply_in_chunks, device_of
 from aebench.tasks.base import TEST_SEED, Task
-
-STARS = 5.0
 
 
 def rated(x: torch.Tensor) -> torch.Tensor:
