@@ -32,10 +32,14 @@ class Drawn(NamedTuple):
 
 
 def _drawn(figure) -> Drawn:
+    """Both formats, cropped to the same tight box. The box is measured once, by one layout pass,
+    and passed to both saves: ``bbox_inches="tight"`` would lay the figure out again in each save
+    (BENCHMARKS.md, the report's rendering)."""
+    box = figure.get_tightbbox(figure.canvas.get_renderer()).padded(plt.rcParams["savefig.pad_inches"])
     drawn = {}
     for kind in ("png", "pdf"):
         buffer = io.BytesIO()
-        figure.savefig(buffer, format=kind, dpi=110, bbox_inches="tight", metadata={"CreationDate": None}
+        figure.savefig(buffer, format=kind, dpi=110, bbox_inches=box, metadata={"CreationDate": None}
                        if kind == "pdf" else None)
         drawn[kind] = buffer.getvalue()
     plt.close(figure)
