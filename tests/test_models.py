@@ -103,11 +103,12 @@ def test_checkpoint_loading_runs_no_pickled_code(tmp_path, capsys):
 
 @pytest.mark.parametrize("name", ["deep", "stacked"])
 def test_default_widths_follow_the_input_size(name):
-    """hidden_dims=auto: two widths evenly spaced from the input size to the code size."""
+    """hidden_dims=auto: twice the input size, then the input size, capped at 1000 and 500, never below the code."""
     def widths(model):
         return [layer.out_features for layer in model.encoder.modules() if isinstance(layer, torch.nn.Linear)]
 
-    assert widths(create_model(name, input_shape=(64,), code_dim=16)) == [48, 32, 16]  # digits: as before
-    assert widths(create_model(name, input_shape=(1, 28, 28), code_dim=16)) == [528, 272, 16]
+    assert widths(create_model(name, input_shape=(64,), code_dim=16)) == [128, 64, 16]  # digits: twice the input, then the input
+    assert widths(create_model(name, input_shape=(1, 28, 28), code_dim=16)) == [1000, 500, 16]  # capped at Hinton & Salakhutdinov's widths
     assert widths(create_model(name, input_shape=(1, 28, 28), code_dim=16, hidden_dims=[100])) == [100, 16]
-    assert create_model(name, input_shape=(1, 28, 28), code_dim=32).architecture["hidden_dims"] == [533, 283]
+    assert create_model(name, input_shape=(1, 28, 28), code_dim=32).architecture["hidden_dims"] == [1000, 500]
+    assert create_model(name, input_shape=(8,), code_dim=24).architecture["hidden_dims"] == [24, 24]

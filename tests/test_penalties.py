@@ -39,7 +39,7 @@ ENCODERS = {
     "one layer gelu (no closed form)": ("undercomplete", (12,), {"activation": "gelu"}),
     "linear": ("linear", (12,), {}),
     "tied overcomplete": ("overcomplete", (6,), {"code_dim": 9, "tied_weights": True}),
-    "deep relu/sigmoid": ("deep", (1, 4, 3), {"hidden_dims": [7, 5]}),
+    "deep relu/sigmoid": ("deep", (1, 4, 3), {"hidden_dims": [7, 5], "activation": "relu"}),
     "deep tanh/relu": ("deep", (12,), {"hidden_dims": [9], "activation": "tanh", "code_activation": "relu"}),
     "stacked": ("stacked", (12,), {"hidden_dims": [8, 6]}),
     "conv": ("conv", (2, 7, 6), {"channels": [3, 4]}),

@@ -13,14 +13,18 @@ from aebench.errors import require_widths
 AUTO = "auto"
 
 
+WIDEST = (1000, 500)  # Hinton & Salakhutdinov (2006), 784-1000-500-250-30 on MNIST: the first layers wider than their input
+
+
 def hidden_widths(hidden_dims: Sequence[int] | str, input_size: int, code_dim: int) -> list[int]:
-    """``hidden_dims``, or for ``auto`` two widths evenly spaced between the input size and the
-    code size, so the default model grows with its data: 64 inputs and a 16-unit code give 48 and
-    32 (the widths aebench used on digits), 784 inputs give 528 and 272."""
+    """``hidden_dims``, or for ``auto`` two widths sized from the input: twice the input size, then
+    the input size, at most 1000 and 500 (Hinton & Salakhutdinov 2006) and never narrower than the
+    code. 64 inputs give 128 and 64; 784 inputs give 1000 and 500. Narrower layers starve the code:
+    on digits the widths 48 and 32 left ``deep`` and ``stacked`` below PCA at the same code size
+    (BENCHMARKS.md, "Models sized for the data")."""
     if not isinstance(hidden_dims, str) or hidden_dims != AUTO:
         return require_widths("hidden_dims", hidden_dims)
-    step = (input_size - code_dim) / 3
-    return [max(1, round(input_size - step * layer)) for layer in (1, 2)]
+    return [max(code_dim, min(factor * input_size, widest)) for factor, widest in zip((2, 1), WIDEST)]
 
 
 class TiedLinear(nn.Module):

@@ -91,7 +91,7 @@ def overcomplete(input_shape: Sequence[int], code_dim: int | None = None, activa
 
 @register_model(code_activation="code_activation")
 def deep(input_shape: Sequence[int], code_dim: int = 16, hidden_dims: Sequence[int] | str = AUTO,
-         decoder_dims: Sequence[int] | None = None, activation: str = "relu", code_activation: str = "sigmoid",
+         decoder_dims: Sequence[int] | None = None, activation: str = "elu", code_activation: str = "sigmoid",
          tied_weights: bool = False, **training) -> Autoencoder:
     """Hidden layers of ``hidden_dims`` before the code; the decoder mirrors them unless
     ``decoder_dims`` (code side first) says otherwise."""

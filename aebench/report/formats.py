@@ -49,8 +49,8 @@ METHOD = ("Each run is tested with the weights of its epoch of lowest validation
           "sigma 0.95 on 8 x 8 digits), over the positions where it lies inside the image. The contractive "
           "penalty is exact for fully connected encoders and, unless a run sets regularizer.projections, "
           "estimated from one random projection a step for convolutional ones. The hidden widths of deep and "
-          "stacked follow the input (model.hidden_dims=auto: two layers evenly spaced between the input size and "
-          "the code size, 48 and 32 for 64 inputs and a 16-unit code); a row's code size is in its own column.")
+          "stacked follow the input (model.hidden_dims=auto: twice the input size, then the input size, at most "
+          "1000 and 500 as in Hinton and Salakhutdinov 2006: 128 and 64 for 64 inputs, 1000 and 500 for 784); a row's code size is in its own column.")
 
 
 def tuning_text(data: ReportData, board: Leaderboard) -> str:
