@@ -8,19 +8,28 @@ import sys
 
 import pytest
 from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
 from sweeps import aebench, runs, store
 
 from aebench.config import config_dir
+from aebench.errors import ConfigError
 from aebench.run.spec import RunSpec
 from aebench.sweep.keys import run_key
-from aebench.sweep.search import Dimension, dimensions, trials
-from aebench.sweep.tuning import SELECTIONS, Trial, select
+from aebench.sweep.search import Dimension, dimensions, off_values, trials
+from aebench.sweep.tuning import OFF, SELECTIONS, Fallback, Trial, final_jobs, plan_trials, select
 from aebench.tracking import TrackingStore, counted_runs
 
 
 def composed(*overrides: str):
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
         return compose("config", overrides=list(overrides))
+
+
+def tuned_plan(*overrides: str, chosen=None):
+    """``plan_trials`` of a sweep (and ``final_jobs`` of a selection ``chosen``), composed as Hydra runs it."""
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        cfg = compose("config", overrides=list(overrides), return_hydra_config=True)
+        return plan_trials(cfg) if chosen is None else final_jobs(cfg, chosen)
 
 
 @pytest.mark.parametrize("regularizer, expected", [
@@ -37,6 +46,20 @@ def test_every_knob_has_a_search_space_beside_its_default(regularizer, expected)
     dims = dimensions(composed(f"regularizer={regularizer}"))
     assert [dim.key for dim in dims] == expected
     assert all(0 <= dim.low < dim.high and (dim.low > 0 or not dim.log) for dim in dims)
+    # every penalty can be turned off, each term of a combination by its strength: weight 0, no noise
+    off = off_values(dims)
+    assert (off is None) == (regularizer == "none")
+    assert off is None or (set(off) == {k for k in expected if k.endswith((".weight", ".noise_prob"))}
+                           and set(off.values()) == {0.0})
+
+
+def test_a_search_space_entry_with_an_unknown_field_is_refused():
+    """YAML 1.1 reads a bare ``off:`` as the boolean False: a field the entry does not know is an error."""
+    with pytest.raises(ConfigError, match=r"regularizer.search_space.weight='off'.*low, high, log, off_at, when"):
+        dimensions(composed("regularizer=l2", "+regularizer.search_space.weight.off=0"))
+    yaml = OmegaConf.create("regularizer: {name: l2, weight: 0.1, search_space: {weight: {low: 1, high: 2, off: 0}}}")
+    with pytest.raises(ConfigError, match=r"regularizer.search_space.weight='False'"):
+        dimensions(yaml)
 
 
 def test_a_dimension_applies_only_to_the_noise_it_sets():
@@ -87,6 +110,57 @@ def test_selection_sees_validation_metrics_only(tmp_path):
     assert all(metric.startswith("val/") for metric, _ in SELECTIONS.values())
 
 
+def test_a_regularized_combination_has_n_minus_1_trials_and_its_penalty_off_as_nth_candidate():
+    """The same budget of N candidates: N trials for regularizer=none, N - 1 for each regularized
+    combination plus its penalty off at the choice made for none; without none in the sweep, N trials."""
+    swept = ["+sweep=quick", "sweep.tune.trials=4", "sweep.datasets=[digits]", "sweep.models=[undercomplete]"]
+    planned, _, fallbacks = tuned_plan(*swept, "sweep.regularizers=[none,l2,sparse_kl_denoising]")
+    count = {}
+    for trial in planned:
+        count[trial.combination.split()[2]] = count.get(trial.combination.split()[2], 0) + 1
+    assert count == {"regularizer=none": 4, "regularizer=l2": 3, "regularizer=sparse_kl_denoising": 3}
+    assert sorted((f.values for f in fallbacks.values()), key=len) == [
+        {"regularizer.weight": 0.0},
+        {"regularizer.terms.sparse_kl.weight": 0.0, "regularizer.terms.denoising.noise_prob": 0.0}]
+    assert {f.plain.split()[2] for f in fallbacks.values()} == {"regularizer=none"}
+    # the trials it keeps are the first N - 1 of the same sequence (their run keys do not change)
+    lr = {t.index: t.values["trainer.lr"] for t in planned if "regularizer=none" in t.combination}
+    assert all(t.values["trainer.lr"] == lr[t.index] for t in planned)
+    alone, _, none_left = tuned_plan(*swept, "sweep.regularizers=[l2]")
+    assert len(alone) == 4 and none_left == {}
+
+
+def test_the_penalty_off_is_chosen_where_no_trial_of_the_penalty_validates_better(tmp_path):
+    tracking = TrackingStore.shared(f"sqlite:///{tmp_path / 'mlflow.db'}", "fallback")
+    planned, plain, strong = [], "digits deep none", "digits deep l2"
+    scores = {  # (combination, trial): (val/best_loss, val/probe_accuracy)
+        (plain, 0): (0.020, 0.80), (plain, 1): (0.010, 0.85),
+        (strong, 0): (0.030, 0.90), (strong, 1): (0.015, 0.70)}  # worse for reconstruction, better for features
+    for (combination, index), (val_loss, val_probe) in scores.items():
+        key = f"{combination}/{index}"
+        run_id = tracking.start_run(key, {"run_key": key}, {})
+        tracking.log_metrics(run_id, {"val/best_loss": val_loss, "val/probe_accuracy": val_probe})
+        tracking.finish_run(run_id, "FINISHED")
+        values = {"trainer.lr": 0.001 * (index + 1), **({"regularizer.weight": 0.5} if combination == strong else {})}
+        planned.append(Trial(combination, index, values, [], key))
+    found = counted_runs(tracking.client.search_runs([tracking.experiment_id]))
+    chosen = select(planned, found, {strong: Fallback(plain, {"regularizer.weight": 0.0})})
+    recon, features = chosen[strong]["reconstruction"], chosen[strong]["features"]
+    assert recon["trial"] == OFF and recon["values"] == {"trainer.lr": 0.002, "regularizer.weight": 0.0}
+    assert recon["value"] == 0.010 and recon["off_of"] == {"combination": plain, "trial": 1}
+    assert features["trial"] == 0 and features["values"] == {"trainer.lr": 0.001, "regularizer.weight": 0.5}
+    assert chosen[plain]["reconstruction"]["trial"] == 1 and "off_of" not in chosen[plain]["reconstruction"]
+    assert select(planned, found)[strong]["reconstruction"]["trial"] == 1  # without the fallback: its own best
+
+    # the final runs of the penalty off train the regularized combination with weight 0 at none's choice
+    swept = ["+sweep=quick", "sweep.tune.trials=2", "sweep.datasets=[digits]", "sweep.models=[deep]",
+             "sweep.regularizers=[none,l2]", "sweep.seeds=1"]
+    ((name, fallback),) = tuned_plan(*swept)[2].items()
+    jobs = tuned_plan(*swept, chosen={name: chosen[strong], fallback.plain: chosen[plain]})
+    off_job = next(job for job in jobs if "regularizer=l2" in job and "sweep.selected_for=reconstruction" in job)
+    assert "regularizer.weight=0.0" in off_job and "trainer.lr=0.002" in off_job
+
+
 GRID = ["+sweep=quick", "sweep.tune.trials=3", "sweep.datasets=[digits]", "sweep.models=[undercomplete]",
         "sweep.regularizers=[none,l2]", "sweep.seeds=2", "trainer.max_epochs=6"]
 
@@ -96,7 +170,7 @@ def test_a_killed_tuned_sweep_resumes_without_training_a_trial_twice_and_selects
     process = subprocess.Popen([sys.executable, "-m", "aebench", *GRID], cwd=tmp_path, stdout=subprocess.PIPE,
                                stderr=subprocess.DEVNULL, text=True)
     for line in process.stdout:
-        if " 3/6 done" in line:
+        if " 3/5 done" in line:  # 3 trials of none, 2 of l2 (its third candidate: its penalty off)
             break
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=60)
@@ -112,29 +186,37 @@ def test_a_killed_tuned_sweep_resumes_without_training_a_trial_twice_and_selects
     assert set(before) <= {r.info.run_id for r in finished}  # the trials finished before the kill are kept
     trial_runs = [r for r in finished if r.data.tags.get("sweep.stage") == "trial"]
     final_runs = [r for r in finished if r.data.tags.get("sweep.stage") == "final"]
-    assert len(trial_runs) == 6 and all(r.data.tags["seed"] == "1000" for r in trial_runs)
+    assert len(trial_runs) == 5 and all(r.data.tags["seed"] == "1000" for r in trial_runs)
     assert {r.data.tags["seed"] for r in final_runs} == {"0", "1"}
 
     (parent,) = runs(tmp_path, "sweep")
     selection = json.load(open(store(tmp_path).download_artifacts(parent.info.run_id, "selection.json")))
     assert selection["protocol"]["trials"] == 3 and selection["protocol"]["seeds"] == 2
-    for regularizer in ("none", "l2"):
-        trials_of = [r for r in trial_runs if r.data.tags["regularizer"] == regularizer]
-        (name,) = [c for c in selection["combinations"] if f"regularizer={regularizer}" in c]
-        chosen = selection["combinations"][name]
-        best_val = min(trials_of, key=lambda r: (r.data.metrics["val/best_loss"], int(r.data.tags["sweep.trial"])))
-        assert chosen["reconstruction"]["trial"] == int(best_val.data.tags["sweep.trial"])
-        best_probe = max(trials_of, key=lambda r: (r.data.metrics["val/probe_accuracy"], -int(r.data.tags["sweep.trial"])))
-        assert chosen["features"]["trial"] == int(best_probe.data.tags["sweep.trial"])
-        for selected_for in ("reconstruction", "features"):
-            lr = chosen[selected_for]["values"]["trainer.lr"]
+    assert selection["protocol"]["penalty_off"].startswith("1 regularized combinations")
+    chosen = {regularizer: next(v for c, v in selection["combinations"].items() if f"regularizer={regularizer}" in c)
+              for regularizer in ("none", "l2")}
+    for selected_for, (metric, higher) in SELECTIONS.items():
+        def best(regularizer):  # (validation score, trial) of the regularizer's own best trial
+            own = [((-1 if higher else 1) * r.data.metrics[metric], int(r.data.tags["sweep.trial"]))
+                   for r in trial_runs if r.data.tags["regularizer"] == regularizer]
+            return min(own)
+        assert chosen["none"][selected_for]["trial"] == best("none")[1]
+        # l2 chooses from its 2 trials and its penalty off at none's choice; a tie goes to its own trial
+        off = best("none")[0] < best("l2")[0]
+        assert chosen["l2"][selected_for]["trial"] == (OFF if off else best("l2")[1])
+        for regularizer in ("none", "l2"):
+            values = chosen[regularizer][selected_for]["values"]
             rows = [r for r in final_runs if r.data.tags["regularizer"] == regularizer
                     and selected_for in r.data.tags["sweep.selected_for"].split("+")]
-            assert len(rows) == 2 and all(float(r.data.params["trainer.lr"]) == lr for r in rows)
+            assert len(rows) == 2 and all(float(r.data.params["trainer.lr"]) == values["trainer.lr"] for r in rows)
+            if regularizer == "l2":
+                assert all(float(r.data.params["regularizer.weight"]) == (0.0 if off else values["regularizer.weight"])
+                           for r in rows)
 
     report = (tmp_path / "reports" / parent.data.tags["sweep_id"] / "leaderboard.md").read_text()
     assert "## digits, tuned for reconstruction" in report and "## digits, tuned for features" in report
     assert "3 trials per dataset x model x regularizer" in report and "selected hyperparameters" in report
+    assert "The penalty off is a candidate: 1 regularized combinations had N - 1 trials" in report
 
     again = aebench(tmp_path, *GRID)
     assert again.returncode == 0, again.stderr

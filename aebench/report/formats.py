@@ -62,7 +62,10 @@ def tuning_text(data: ReportData, board: Leaderboard) -> str:
             f"budget for each, drawn by a {about['sampler']} (trial seed {about['trial_seed']}) from: "
             f"{'; '.join(about['search_spaces'])}. Selected by the "
             f"{about['selections'].get(board.selection, board.selection)}, never the test split; the selected "
-            f"configuration is trained with {about['seeds']} seeds (n), which give the numbers shown.")
+            f"configuration is trained with {about['seeds']} seeds (n), which give the numbers shown."
+            + (f" The penalty off is a candidate: {about['penalty_off']}; a row whose selected weight or noise is 0 "
+               "is one where no trial of the penalty validated better than the penalty off."
+               if about.get("penalty_off") else ""))
 
 
 def ranks_table(summary: RankSummary) -> str:

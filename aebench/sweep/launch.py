@@ -38,17 +38,17 @@ def launch_sweep(cfg: DictConfig, launcher: Any) -> list[Any]:
     """Every batch's job returns, as Hydra's sweepers return them."""
     if not tuned(cfg):
         return [launch_batch(cfg, launcher, sweep_overrides(cfg), 0) or []]
-    planned, spaces = plan_trials(cfg)
+    planned, spaces, fallbacks = plan_trials(cfg)
     trials = launch_batch(cfg, launcher, [trial.overrides for trial in planned], 0)
     if trials is None:
         return [[]]  # not every trial ran: choosing from fewer would break the equal budget
     returns = [trials]
     context = SweepContext.from_environment()
     state = SweepState(open_store(cfg.tracking), context.parent_run_id, context.sweep_id)
-    selection = select(planned, counted_runs(state.children()))
+    selection = select(planned, counted_runs(state.children()), fallbacks)
     finals = final_jobs(cfg, selection)
     final_plan = plan_jobs(cfg, finals, swept=[])[0]
-    log_selection(state, selection, protocol(cfg, spaces), rows_by_selection(final_plan))
+    log_selection(state, selection, protocol(cfg, spaces, fallbacks), rows_by_selection(final_plan))
     pending = [job for job in final_plan
                if job.skip_reason is None and (cfg.sweep.rerun or not state.has_finished(job.run_key))]
     context.progress().plan({job.run_key: job_kind(job) for job in pending}, added=True)

@@ -10,6 +10,10 @@ Every combination's N trials are the first N points of one scrambled Halton sequ
 (``scipy.stats.qmc``, seeded by ``sweep.tune.seed``) mapped onto its own dimensions: a
 quasi-random search (Bergstra & Bengio 2012, section 5) with the same budget and, dimension by
 dimension, the same points for every method.
+
+A penalty's strength may also declare ``off_at``, the value that turns it off (a weight of 0, no
+noise): a regularized combination can then always fall back to no penalty
+(``aebench.sweep.tuning``).
 """
 from __future__ import annotations
 
@@ -29,6 +33,7 @@ class Dimension:
     low: float
     high: float
     log: bool       # log-uniform (scale parameters) or uniform
+    off: float | None = None  # the value that turns its term off (a penalty's weight 0), where it has one
 
     def value(self, unit: float) -> float:
         """The point ``unit`` in [0, 1) of the range, to 3 significant digits (readable labels)."""
@@ -39,16 +44,32 @@ class Dimension:
         return float(f"{raw:.3g}")
 
     def describe(self) -> str:
-        return f"{self.key} {'log-' if self.log else ''}uniform [{self.low:g}, {self.high:g}]"
+        return (f"{self.key} {'log-' if self.log else ''}uniform [{self.low:g}, {self.high:g}]"
+                + ("" if self.off is None else f" or off ({self.off:g})"))
+
+    @property
+    def term(self) -> str:
+        """The config section it belongs to: ``regularizer``, ``regularizer.terms.denoising``, ``trainer``."""
+        return self.key.rpartition(".")[0]
+
+
+FIELDS = ("low", "high", "log", "off_at", "when")  # of one search-space entry
 
 
 def _dimension(key: str, declared: Any) -> Dimension:
     if not isinstance(declared, Mapping) or not {"low", "high"} <= set(declared):
-        raise ConfigError(key + "." + SEARCH_SPACE, declared, "{low: L, high: H} with optional log: true and when: {...}")
-    low, high, log = declared["low"], declared["high"], bool(declared.get("log", False))
+        raise ConfigError(key + "." + SEARCH_SPACE, declared,
+                          "{low: L, high: H} with optional log: true, off_at: V and when: {...}")
+    unknown = [str(field) for field in declared if field not in FIELDS]
+    if unknown:  # a misspelt field, or YAML 1.1 reading a bare off/on/yes/no as a boolean key
+        section, _, name = key.rpartition(".")
+        raise ConfigError(f"{section}.{SEARCH_SPACE}.{name}", ", ".join(unknown), "the fields " + ", ".join(FIELDS))
+    low, high, log, off = declared["low"], declared["high"], bool(declared.get("log", False)), declared.get("off_at")
     if not (isinstance(low, (int, float)) and isinstance(high, (int, float)) and low < high and (low > 0 or not log)):
         raise ConfigError(key, f"[{low}, {high}]", "a range low < high (low > 0 for log: true)")
-    return Dimension(key, float(low), float(high), log)
+    if off is not None and (isinstance(off, bool) or not isinstance(off, (int, float))):
+        raise ConfigError(key + ".off_at", off, "a number, the value that turns the term off (0 for a weight)")
+    return Dimension(key, float(low), float(high), log, None if off is None else float(off))
 
 
 def _section_dimensions(section: Mapping[str, Any], prefix: str) -> Iterator[Dimension]:
@@ -74,6 +95,18 @@ def dimensions(job_cfg: DictConfig) -> list[Dimension]:
     else:
         found += _section_dimensions(regularizer, "regularizer")
     return found
+
+
+def off_values(dims: list[Dimension]) -> dict[str, float] | None:
+    """The regularizer's dimensions set to turn every term of it off ({key: off value}), or None where
+    there is no regularizer to turn off or a term has no dimension that can."""
+    terms: dict[str, list[Dimension]] = {}
+    for dim in dims:
+        if dim.key.startswith("regularizer."):
+            terms.setdefault(dim.term, []).append(dim)
+    if not terms or any(all(dim.off is None for dim in members) for members in terms.values()):
+        return None
+    return {dim.key: dim.off for members in terms.values() for dim in members if dim.off is not None}
 
 
 def unit_points(count: int, dims: int, seed: int) -> list[list[float]]:

@@ -9,6 +9,12 @@ budget for every combination, then the chosen configurations trained over the sw
    validation reconstruction error (``val/best_loss``, the clean objective at the best epoch) and
    the highest validation probe accuracy (``val/probe_accuracy``, where the data has labels).
    Ties go to the lower trial number. The choice is logged on the parent run (``selection.json``).
+   The penalty off is one of a regularized combination's candidates: where its search space says
+   how to turn every term off (``off_at``: a weight of 0, no noise) and the sweep has the same
+   combination with ``regularizer=none``, it trains N - 1 trials of its own, and its Nth candidate
+   is its penalty off at the configuration chosen for ``regularizer=none`` (that run's validation
+   score). So every combination chooses from N candidates, and tuning can always fall back to no
+   penalty: a regularized row is never chosen over a configuration that validates better without it.
 3. Final runs: each selected configuration with every seed of ``sweep.seeds`` (once, where both
    selections chose the same trial), tagged ``sweep.stage=final`` and ``sweep.selected_for``;
    these are the leaderboard's rows.
@@ -26,13 +32,14 @@ from omegaconf import DictConfig
 from aebench.errors import ConfigError
 from aebench.sweep.keys import run_key
 from aebench.sweep.plan import job_configs, sweep_overrides
-from aebench.sweep.search import Dimension, dimensions, trials
+from aebench.sweep.search import Dimension, dimensions, off_values, trials
 
 SELECTIONS = {  # name: (validation metric, higher is better)
     "reconstruction": ("val/best_loss", False),
     "features": ("val/probe_accuracy", True),
 }
 SELECTION_ARTIFACT = "selection.json"
+OFF = "off"  # a selection's trial where it chose the penalty off (aebench.sweep.search.off_values)
 
 
 def tuned(cfg: DictConfig) -> bool:
@@ -69,14 +76,36 @@ class Trial:
     run_key: str
 
 
-def plan_trials(cfg: DictConfig) -> tuple[list[Trial], dict[str, list[Dimension]]]:
-    """Every combination's trials, and each combination's dimensions."""
+@dataclass
+class Fallback:
+    """A regularized combination's penalty off: the same combination with ``regularizer=none``, and
+    the values that turn its penalty off."""
+    plain: str                    # the combination's name with regularizer=none
+    values: dict[str, float]      # {key: off value}
+
+
+def _plain(combo: Sequence[str]) -> list[str] | None:
+    """The combination with ``regularizer=none`` and none of the regularizer's own settings, or None
+    where it has no penalty."""
+    if not any(_key(o) == "regularizer" and o.partition("=")[2] != "none" for o in combo):
+        return None
+    return [("regularizer=none" if _key(o) == "regularizer" else o) for o in combo
+            if not _key(o).startswith("regularizer.")]
+
+
+def plan_trials(cfg: DictConfig) -> tuple[list[Trial], dict[str, list[Dimension]], dict[str, Fallback]]:
+    """Every combination's trials, each combination's dimensions, and the penalty off of each
+    regularized combination that can fall back to its sweep's ``regularizer=none`` (N - 1 trials of its own)."""
     count, seed = int(cfg.sweep.tune.trials), int(cfg.sweep.tune.seed)
     combos = combinations(cfg)
-    planned, spaces = [], {}
+    names = {combination_name(combo) for combo in combos}
+    planned, spaces, fallbacks = [], {}, {}
     for combo, combo_cfg in zip(combos, job_configs(cfg, combos)):
         name = combination_name(combo)
         spaces[name] = dimensions(combo_cfg)
+        plain, off = _plain(combo), off_values(spaces[name])
+        if plain is not None and off is not None and combination_name(plain) in names and count > 1:
+            fallbacks[name] = Fallback(combination_name(plain), off)
         for dim in spaces[name]:
             fixed = next((o for o in combo if _key(o) == dim.key), None)
             if fixed is not None:  # the drawn value would silently replace it
@@ -84,12 +113,12 @@ def plan_trials(cfg: DictConfig) -> tuple[list[Trial], dict[str, list[Dimension]
                                   f"({dim.describe()}), not set on its command line: narrow the range "
                                   f"({dim.key.rpartition('.')[0]}.search_space.{dim.key.rpartition('.')[2]}.low/high) "
                                   "or set sweep.tune.trials=0")
-        drawn = trials(spaces[name], count, seed)
+        drawn = trials(spaces[name], count - (name in fallbacks), seed)
         jobs = [combo + [f"{key}={value!r}" for key, value in values.items()] + [f"seed={seed}", f"sweep.trial={index}"]
                 for index, values in enumerate(drawn)]
         for index, (values, overrides, job_cfg) in enumerate(zip(drawn, jobs, job_configs(cfg, jobs))):
             planned.append(Trial(name, index, values, overrides, run_key(job_cfg)))
-    return planned, spaces
+    return planned, spaces, fallbacks
 
 
 def first_launch(cfg: DictConfig) -> list[list[str]]:
@@ -104,9 +133,17 @@ def _score(run: Run | None, metric: str) -> float | None:
     return None if value is None or math.isnan(value) else value
 
 
-def select(planned: list[Trial], runs: dict[str, Run]) -> dict[str, dict[str, Any]]:
+def _better(score: float, best: dict[str, Any] | None, higher: bool) -> bool:
+    return best is None or (score > best["value"] if higher else score < best["value"])
+
+
+def select(planned: list[Trial], runs: dict[str, Run],
+           fallbacks: dict[str, Fallback] | None = None) -> dict[str, dict[str, Any]]:
     """For each combination and selection: the chosen trial (its number, values and validation
-    score) and how many of its trials finished; a selection is absent where no trial has its metric."""
+    score) and how many of its trials finished; a selection is absent where no trial has its metric.
+    Where a regularized combination has a penalty off (``fallbacks``), the choice made for its
+    ``regularizer=none`` combination is its last candidate: chosen (trial ``off``, the penalty's
+    off values with that choice's values) where no trial of its own validates better."""
     chosen: dict[str, dict[str, Any]] = {}
     for trial in planned:
         entry = chosen.setdefault(trial.combination, {"trials_finished": 0})
@@ -116,10 +153,19 @@ def select(planned: list[Trial], runs: dict[str, Run]) -> dict[str, dict[str, An
             score = _score(run, metric)
             if score is None:
                 continue
-            best = entry.get(name)
-            if best is None or (score > best["value"] if higher else score < best["value"]):
+            if _better(score, entry.get(name), higher):
                 entry[name] = {"trial": trial.index, "values": trial.values, "value": score, "metric": metric,
                                "overrides": trial.overrides}
+    ran = {trial.combination for trial in planned if runs.get(trial.run_key) is not None}
+    for combination, fallback in (fallbacks or {}).items():
+        if combination not in ran:  # refused by the rules before any trial ran: nothing to fall back from
+            continue
+        plain, entry = chosen.get(fallback.plain, {}), chosen[combination]
+        for name, (_, higher) in SELECTIONS.items():
+            if name in plain and _better(plain[name]["value"], entry.get(name), higher):
+                entry[name] = {"trial": OFF, "values": {**plain[name]["values"], **fallback.values},
+                               "value": plain[name]["value"], "metric": plain[name]["metric"],
+                               "off_of": {"combination": fallback.plain, "trial": plain[name]["trial"]}}
     return chosen
 
 
@@ -129,20 +175,23 @@ def final_jobs(cfg: DictConfig, selection: dict[str, dict[str, Any]]) -> list[li
     jobs = []
     for overrides in sweep_overrides(cfg):
         entry = selection.get(combination_name([o for o in overrides if _key(o) != "seed"]), {})
-        picks: dict[int, list[str]] = {}
+        picks: dict[str, list[str]] = {}  # the chosen values (two selections may choose the same) -> selections
         for name in SELECTIONS:
             if name in entry:
-                picks.setdefault(entry[name]["trial"], []).append(name)
-        for trial, names in sorted(picks.items()):
+                picks.setdefault(json.dumps(entry[name]["values"], sort_keys=True), []).append(name)
+        for names in picks.values():
             values = entry[names[0]]["values"]
             jobs.append(list(overrides) + [f"{key}={value!r}" for key, value in values.items()]
                         + [f"sweep.selected_for={'+'.join(names)}"])
     return jobs
 
 
-def protocol(cfg: DictConfig, spaces: dict[str, list[Dimension]]) -> dict[str, Any]:
+def protocol(cfg: DictConfig, spaces: dict[str, list[Dimension]], fallbacks: dict[str, Fallback]) -> dict[str, Any]:
     """How the rows were chosen, for the report."""
     return {"trials": int(cfg.sweep.tune.trials), "trial_seed": int(cfg.sweep.tune.seed),
+            "penalty_off": (f"{len(fallbacks)} regularized combinations had N - 1 trials of their own and, as their "
+                            "Nth candidate, their penalty off (weight 0, no noise) at the configuration chosen for "
+                            "regularizer=none on the same data and model") if fallbacks else None,
             "seeds": int(cfg.sweep.seeds),
             "sampler": "scrambled Halton sequence (scipy.stats.qmc), the same points for every combination",
             "selections": {name: f"{'highest' if higher else 'lowest'} {metric} of the trials (validation split)"
