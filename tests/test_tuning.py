@@ -157,8 +157,9 @@ def test_the_penalty_off_is_chosen_where_no_trial_of_the_penalty_validates_bette
              "sweep.regularizers=[none,l2]", "sweep.seeds=1"]
     ((name, fallback),) = tuned_plan(*swept)[2].items()
     jobs = tuned_plan(*swept, chosen={name: chosen[strong], fallback.plain: chosen[plain]})
-    off_job = next(job for job in jobs if "regularizer=l2" in job and "sweep.selected_for=reconstruction" in job)
-    assert "regularizer.weight=0.0" in off_job and "trainer.lr=0.002" in off_job
+    # the penalty off trains nothing (weight 0 trains the runs of regularizer=none): l2 has only its features job
+    assert [job[-1] for job in jobs if "regularizer=l2" in job] == ["sweep.selected_for=features"]
+    assert [job[-1] for job in jobs if "regularizer=none" in job] == ["sweep.selected_for=reconstruction+features"]
 
 
 GRID = ["+sweep=quick", "sweep.tune.trials=3", "sweep.datasets=[digits]", "sweep.models=[undercomplete]",
@@ -208,10 +209,15 @@ def test_a_killed_tuned_sweep_resumes_without_training_a_trial_twice_and_selects
             values = chosen[regularizer][selected_for]["values"]
             rows = [r for r in final_runs if r.data.tags["regularizer"] == regularizer
                     and selected_for in r.data.tags["sweep.selected_for"].split("+")]
+            if regularizer == "l2" and off:  # no run of its own: its row is none's final runs of this selection
+                assert rows == []
+                (listed,) = [row for row in selection["penalty_off_rows"] if row["selection"] == selected_for]
+                assert listed["regularizer"] == "l2" and listed["values"]["regularizer.weight"] == 0.0
+                assert sorted(listed["run_keys"]) == sorted(r.data.tags["run_key"] for r in final_runs
+                                                            if r.data.tags["regularizer"] == "none"
+                                                            and selected_for in r.data.tags["sweep.selected_for"])
+                continue
             assert len(rows) == 2 and all(float(r.data.params["trainer.lr"]) == values["trainer.lr"] for r in rows)
-            if regularizer == "l2":
-                assert all(float(r.data.params["regularizer.weight"]) == (0.0 if off else values["regularizer.weight"])
-                           for r in rows)
 
     report = (tmp_path / "reports" / parent.data.tags["sweep_id"] / "leaderboard.md").read_text()
     assert "## digits, tuned for reconstruction" in report and "## digits, tuned for features" in report
@@ -238,6 +244,36 @@ def test_the_report_shows_the_final_runs_of_the_latest_selection_only():
     assert list(kept["run_key"]) == ["t1", "new", "both", "pca"]
     assert dict(zip(kept["run_key"], kept["selected_for"]))["new"] == "reconstruction"  # the latest choice
     assert dict(zip(kept["run_key"], kept["selected_for"]))["both"] == "reconstruction+features"
+
+
+def test_a_penalty_chosen_off_is_a_row_of_its_own_made_of_the_runs_of_none():
+    """The report lists the penalty off under its regularizer, with none's numbers and its values."""
+    import pandas as pd
+
+    from aebench.report.collect import penalty_off_rows
+    from aebench.report.table import leaderboards
+
+    def run(key, regularizer, seed, psnr, selected_for, hyperparameters):
+        return {"run_id": f"id-{key}", "run_key": key, "dataset": "digits", "model": "deep", "regularizer": regularizer,
+                "seed": str(seed), "task": "reconstruct", "stage": "final", "selected_for": selected_for,
+                "hyperparameters": hyperparameters, "tuned_keys": "trainer.lr" + (",regularizer.weight" if regularizer != "none" else ""),
+                "params.trainer.lr": "0.005", "metrics.test/psnr": psnr, "metrics.test/mse": 10 ** (-psnr / 10)}
+
+    runs = pd.DataFrame([run("n0", "none", 0, 22.0, "reconstruction+features", "lr=0.005"),
+                         run("n1", "none", 1, 21.8, "reconstruction+features", "lr=0.005"),
+                         run("d0", "denoising", 0, 19.0, "features", "lr=0.005, noise_prob=0.2"),
+                         run("d1", "denoising", 1, 19.2, "features", "lr=0.005, noise_prob=0.2")])
+    off = [{"selection": "reconstruction", "combination": "dataset=digits model=deep regularizer=denoising",
+            "regularizer": "denoising", "values": {"trainer.lr": 0.005, "regularizer.noise_prob": 0.0},
+            "run_keys": ["n0", "n1"], "hyperparameters": "lr=0.005, noise_prob=0 (penalty off: the runs of regularizer=none)"}]
+    boards = {board.selection: board for board in leaderboards(penalty_off_rows(runs, off))}
+    rows = boards["reconstruction"].rows.set_index("regularizer")
+    assert sorted(rows.index) == ["denoising", "none"]  # tied: the same runs
+    assert rows.loc["denoising", "test/psnr"] == rows.loc["none", "test/psnr"] == pytest.approx(21.9)
+    assert rows.loc["denoising", "run_ids"] == ["id-n0", "id-n1"] and rows.loc["denoising", "n"] == 2
+    assert "noise_prob=0 (penalty off" in rows.loc["denoising", "hyperparameters"]
+    features = boards["features"].rows.set_index("regularizer")  # the features board keeps denoising's own runs
+    assert features.loc["denoising", "test/psnr"] == pytest.approx(19.1)
 
 
 def test_the_eta_weighs_the_runs_left_by_what_their_kind_cost(tmp_path):

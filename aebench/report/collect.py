@@ -113,6 +113,24 @@ def current_selection(runs: pd.DataFrame, rows: dict[str, list[str]]) -> pd.Data
     return kept
 
 
+def penalty_off_rows(runs: pd.DataFrame, off_rows: list[dict]) -> pd.DataFrame:
+    """A tuned sweep's rows where a penalty was chosen off (``aebench.sweep.tuning``): the final runs
+    of regularizer=none chosen for the same selection, listed again under the regularizer, with
+    its values (weight 0, no noise) among the selected hyperparameters. These runs are the row: a
+    penalty with weight 0 trains the same runs, so none were trained twice."""
+    copies = []
+    for row in off_rows:
+        members = runs[runs["run_key"].isin(row["run_keys"])].copy()
+        if members.empty or "stage" not in runs:
+            continue
+        members["regularizer"] = row["regularizer"]
+        members["selected_for"] = row["selection"]
+        members["hyperparameters"] = row["hyperparameters"]
+        members["tuned_keys"] = ",".join(row["values"])
+        copies.append(members)
+    return pd.concat([runs, *copies], ignore_index=True) if copies else runs
+
+
 def collect(store: TrackingStore, sweep_id: str | None = None, whole_experiment: bool = False) -> ReportData:
     """The latest sweep of the store's experiment, the sweep ``sweep_id``, or every run of the experiment."""
     parents = sorted(search_all(store, f"tags.`{KIND}` = 'sweep'"), key=lambda r: r.info.start_time, reverse=True)
@@ -142,7 +160,7 @@ def collect(store: TrackingStore, sweep_id: str | None = None, whole_experiment:
     cite = {**_cite(parent, store.experiment_name, store.uri), **data_digests(store, runs)}
     chosen = store.read_json(parent.info.run_id, "selection.json")  # a tuned sweep's (aebench.sweep.tuning)
     if chosen is not None and "rows" in chosen:
-        runs = current_selection(runs, chosen["rows"])
+        runs = penalty_off_rows(current_selection(runs, chosen["rows"]), chosen.get("penalty_off_rows", []))
     server = store.uri if store.uri.startswith(("http://", "https://")) else "http://127.0.0.1:5000"  # mlflow ui's
     link = f"{server.rstrip('/')}/#/experiments/{store.experiment_id}/runs/{{run_id}}"
     return ReportData(f"sweep {parent.data.tags.get('sweep.name', '')} {identity}".replace("  ", " "), identity,

@@ -64,7 +64,8 @@ def tuning_text(data: ReportData, board: Leaderboard) -> str:
             f"{about['selections'].get(board.selection, board.selection)}, never the test split; the selected "
             f"configuration is trained with {about['seeds']} seeds (n), which give the numbers shown."
             + (f" The penalty off is a candidate: {about['penalty_off']}; a row whose selected weight or noise is 0 "
-               "is one where no trial of the penalty validated better than the penalty off."
+               "is one where no trial of the penalty validated better than the penalty off; its numbers are the runs of "
+               "regularizer=none (a weight of 0 trains the same runs)."
                if about.get("penalty_off") else ""))
 
 

@@ -10,7 +10,16 @@ from omegaconf import DictConfig
 from aebench.sweep.job import SweepContext
 from aebench.sweep.plan import job_kind, plan_jobs, sweep_overrides
 from aebench.sweep.state import SweepState
-from aebench.sweep.tuning import final_jobs, log_selection, plan_trials, protocol, rows_by_selection, select, tuned
+from aebench.sweep.tuning import (
+    final_jobs,
+    log_selection,
+    penalty_off_rows,
+    plan_trials,
+    protocol,
+    rows_by_selection,
+    select,
+    tuned,
+)
 from aebench.tracking import counted_runs, open_store
 
 # a job that ended without a result: submitit's for a cancelled or lost SLURM job, loky's for a
@@ -48,7 +57,8 @@ def launch_sweep(cfg: DictConfig, launcher: Any) -> list[Any]:
     selection = select(planned, counted_runs(state.children()), fallbacks)
     finals = final_jobs(cfg, selection)
     final_plan = plan_jobs(cfg, finals, swept=[])[0]
-    log_selection(state, selection, protocol(cfg, spaces, fallbacks), rows_by_selection(final_plan))
+    log_selection(state, selection, protocol(cfg, spaces, fallbacks), rows_by_selection(final_plan),
+                  penalty_off_rows(cfg, selection, final_plan))
     pending = [job for job in final_plan
                if job.skip_reason is None and (cfg.sweep.rerun or not state.has_finished(job.run_key))]
     context.progress().plan({job.run_key: job_kind(job) for job in pending}, added=True)

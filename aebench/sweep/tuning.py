@@ -18,6 +18,9 @@ budget for every combination, then the chosen configurations trained over the sw
 3. Final runs: each selected configuration with every seed of ``sweep.seeds`` (once, where both
    selections chose the same trial), tagged ``sweep.stage=final`` and ``sweep.selected_for``;
    these are the leaderboard's rows.
+   A penalty off trains nothing: a weight of 0 (no noise) trains the very runs of ``regularizer=none``
+   (the same losses, step by step), so its row is those final runs, listed under the regularizer
+   (``selection.json``: ``penalty_off_rows``; ``aebench.report.collect``).
 """
 from __future__ import annotations
 
@@ -32,7 +35,7 @@ from omegaconf import DictConfig
 from aebench.errors import ConfigError
 from aebench.sweep.keys import run_key
 from aebench.sweep.plan import job_configs, sweep_overrides
-from aebench.sweep.search import Dimension, dimensions, off_values, trials
+from aebench.sweep.search import Dimension, describe, dimensions, off_values, trials
 
 SELECTIONS = {  # name: (validation metric, higher is better)
     "reconstruction": ("val/best_loss", False),
@@ -171,19 +174,51 @@ def select(planned: list[Trial], runs: dict[str, Run],
 
 def final_jobs(cfg: DictConfig, selection: dict[str, dict[str, Any]]) -> list[list[str]]:
     """Each selected configuration with each seed of the sweep: the sweep's own jobs (seeds
-    included) with the selected values, and which selections chose them."""
+    included) with the selected values, and which selections chose them; a penalty off has none
+    (its rows are the final runs of regularizer=none: ``penalty_off_rows``)."""
+    return [overrides for _, overrides in _final_jobs(cfg, selection)]
+
+
+def _final_jobs(cfg: DictConfig, selection: dict[str, dict[str, Any]]) -> list[tuple[str, list[str]]]:
+    """``final_jobs``, each with its combination's name."""
     jobs = []
     for overrides in sweep_overrides(cfg):
-        entry = selection.get(combination_name([o for o in overrides if _key(o) != "seed"]), {})
+        combination = combination_name([o for o in overrides if _key(o) != "seed"])
+        entry = selection.get(combination, {})
         picks: dict[str, list[str]] = {}  # the chosen values (two selections may choose the same) -> selections
         for name in SELECTIONS:
-            if name in entry:
+            if name in entry and entry[name]["trial"] != OFF:
                 picks.setdefault(json.dumps(entry[name]["values"], sort_keys=True), []).append(name)
         for names in picks.values():
             values = entry[names[0]]["values"]
-            jobs.append(list(overrides) + [f"{key}={value!r}" for key, value in values.items()]
-                        + [f"sweep.selected_for={'+'.join(names)}"])
+            jobs.append((combination, list(overrides) + [f"{key}={value!r}" for key, value in values.items()]
+                         + [f"sweep.selected_for={'+'.join(names)}"]))
     return jobs
+
+
+def _selected_for(overrides: Sequence[str]) -> list[str]:
+    chosen = next((o.partition("=")[2] for o in overrides if o.startswith("sweep.selected_for=")), "")
+    return [name for name in chosen.split("+") if name]
+
+
+def penalty_off_rows(cfg: DictConfig, selection: dict[str, dict[str, Any]], final_plan) -> list[dict[str, Any]]:
+    """Where a combination chose its penalty off: the run keys of the final runs of regularizer=none
+    chosen for the same selection (its row), with the regularizer and values the report shows."""
+    combinations_of = {tuple(overrides): combination for combination, overrides in _final_jobs(cfg, selection)}
+    rows = []
+    for combination, entry in selection.items():
+        for name in SELECTIONS:
+            pick = entry.get(name)
+            if pick is None or pick["trial"] != OFF:
+                continue
+            plain = pick["off_of"]["combination"]
+            keys = [job.run_key for job in final_plan
+                    if combinations_of.get(tuple(job.overrides)) == plain and name in _selected_for(job.overrides)]
+            regularizer = next(token.partition("=")[2] for token in combination.split() if token.startswith("regularizer="))
+            rows.append({"selection": name, "combination": combination, "regularizer": regularizer,
+                         "values": pick["values"], "run_keys": keys,
+                         "hyperparameters": f"{describe(pick['values'])} (penalty off: the runs of regularizer=none)"})
+    return rows
 
 
 def protocol(cfg: DictConfig, spaces: dict[str, list[Dimension]], fallbacks: dict[str, Fallback]) -> dict[str, Any]:
@@ -204,16 +239,16 @@ def rows_by_selection(final_plan) -> dict[str, list[str]]:
     (a final run of an earlier selection, made before a failed trial was trained again, is not)."""
     rows: dict[str, list[str]] = {name: [] for name in SELECTIONS}
     for job in final_plan:
-        chosen = next((o.partition("=")[2] for o in job.overrides if o.startswith("sweep.selected_for=")), "")
-        for name in filter(None, chosen.split("+")):
+        for name in _selected_for(job.overrides):
             rows[name].append(job.run_key)
     return rows
 
 
 def log_selection(state, selection: dict[str, dict[str, Any]], about: dict[str, Any],
-                  rows: dict[str, list[str]]) -> None:
+                  rows: dict[str, list[str]], off_rows: list[dict[str, Any]]) -> None:
     state.store.client.log_text(state.parent_run_id, json.dumps({"protocol": about, "combinations": selection,
-                                                                  "rows": rows}, indent=1, default=str),
+                                                                  "rows": rows, "penalty_off_rows": off_rows},
+                                                                 indent=1, default=str),
                                 SELECTION_ARTIFACT)
 
 
