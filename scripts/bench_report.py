@@ -30,7 +30,7 @@ def cropped_by_each_save(figure) -> figures.Drawn:
     drawn = {}
     for kind in ("png", "pdf"):
         buffer = io.BytesIO()
-        figure.savefig(buffer, format=kind, dpi=110, bbox_inches="tight",
+        figure.savefig(buffer, format=kind, dpi=figures.DPI, bbox_inches="tight",
                        metadata={"CreationDate": None} if kind == "pdf" else None)
         drawn[kind] = buffer.getvalue()
     plt.close(figure)

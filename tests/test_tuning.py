@@ -16,7 +16,7 @@ from aebench.errors import ConfigError
 from aebench.run.spec import RunSpec
 from aebench.sweep.keys import run_key
 from aebench.sweep.search import Dimension, dimensions, off_values, trials
-from aebench.sweep.tuning import OFF, SELECTIONS, Fallback, Trial, final_jobs, plan_trials, select
+from aebench.sweep.tuning import OFF, SELECTIONS, Fallback, Trial, final_jobs, off_settings, plan_trials, select
 from aebench.tracking import TrackingStore, counted_runs
 
 
@@ -43,14 +43,25 @@ def tuned_plan(*overrides: str, chosen=None):
                              "regularizer.terms.denoising.noise_prob"]),
 ])
 def test_every_knob_has_a_search_space_beside_its_default(regularizer, expected):
-    dims = dimensions(composed(f"regularizer={regularizer}"))
+    cfg = composed(f"regularizer={regularizer}")
+    dims = dimensions(cfg)
     assert [dim.key for dim in dims] == expected
     assert all(0 <= dim.low < dim.high and (dim.low > 0 or not dim.log) for dim in dims)
     # every penalty can be turned off, each term of a combination by its strength: weight 0, no noise
-    off = off_values(dims)
+    off, label = off_settings(cfg, dims)
+    assert label == regularizer.replace("_denoising", "+denoising")
     assert (off is None) == (regularizer == "none")
     assert off is None or (set(off) == {k for k in expected if k.endswith((".weight", ".noise_prob"))}
                            and set(off.values()) == {0.0})
+
+
+def test_a_term_that_cannot_be_turned_off_keeps_the_whole_regularizer_on():
+    weight = Dimension("regularizer.terms.l2.weight", 1e-6, 1e-2, log=True, off=0.0)
+    target = Dimension("regularizer.terms.sparse_kl.target", 0.01, 0.2, log=True)
+    terms = ["regularizer.terms.l2", "regularizer.terms.sparse_kl"]
+    assert off_values([weight, target], terms) is None  # sparse_kl would stay on: no fallback to none
+    assert off_values([weight], ["regularizer.terms.l2"]) == {"regularizer.terms.l2.weight": 0.0}
+    assert off_values([weight], []) is None
 
 
 def test_a_search_space_entry_with_an_unknown_field_is_refused():
@@ -123,6 +134,7 @@ def test_a_regularized_combination_has_n_minus_1_trials_and_its_penalty_off_as_n
         {"regularizer.weight": 0.0},
         {"regularizer.terms.sparse_kl.weight": 0.0, "regularizer.terms.denoising.noise_prob": 0.0}]
     assert {f.plain.split()[2] for f in fallbacks.values()} == {"regularizer=none"}
+    assert sorted(f.label for f in fallbacks.values()) == ["l2", "sparse_kl+denoising"]  # as runs are tagged
     # the trials it keeps are the first N - 1 of the same sequence (their run keys do not change)
     lr = {t.index: t.values["trainer.lr"] for t in planned if "regularizer=none" in t.combination}
     assert all(t.values["trainer.lr"] == lr[t.index] for t in planned)
@@ -144,10 +156,10 @@ def test_the_penalty_off_is_chosen_where_no_trial_of_the_penalty_validates_bette
         values = {"trainer.lr": 0.001 * (index + 1), **({"regularizer.weight": 0.5} if combination == strong else {})}
         planned.append(Trial(combination, index, values, [], key))
     found = counted_runs(tracking.client.search_runs([tracking.experiment_id]))
-    chosen = select(planned, found, {strong: Fallback(plain, {"regularizer.weight": 0.0})})
+    chosen = select(planned, found, {strong: Fallback(plain, {"regularizer.weight": 0.0}, "l2")})
     recon, features = chosen[strong]["reconstruction"], chosen[strong]["features"]
     assert recon["trial"] == OFF and recon["values"] == {"trainer.lr": 0.002, "regularizer.weight": 0.0}
-    assert recon["value"] == 0.010 and recon["off_of"] == {"combination": plain, "trial": 1}
+    assert recon["value"] == 0.010 and recon["off_of"] == {"combination": plain, "trial": 1, "regularizer": "l2"}
     assert features["trial"] == 0 and features["values"] == {"trainer.lr": 0.001, "regularizer.weight": 0.5}
     assert chosen[plain]["reconstruction"]["trial"] == 1 and "off_of" not in chosen[plain]["reconstruction"]
     assert select(planned, found)[strong]["reconstruction"]["trial"] == 1  # without the fallback: its own best
@@ -246,8 +258,9 @@ def test_the_report_shows_the_final_runs_of_the_latest_selection_only():
     assert dict(zip(kept["run_key"], kept["selected_for"]))["both"] == "reconstruction+features"
 
 
-def test_a_penalty_chosen_off_is_a_row_of_its_own_made_of_the_runs_of_none():
-    """The report lists the penalty off under its regularizer, with none's numbers and its values."""
+def test_a_penalty_chosen_off_is_named_by_the_none_row_and_gets_no_row_of_its_own():
+    """A copy of the none row would tie it, count twice against the best row and stand in the ranks
+    as a method: the none row of that selection names the penalties chosen off instead."""
     import pandas as pd
 
     from aebench.report.collect import penalty_off_rows
@@ -256,24 +269,25 @@ def test_a_penalty_chosen_off_is_a_row_of_its_own_made_of_the_runs_of_none():
     def run(key, regularizer, seed, psnr, selected_for, hyperparameters):
         return {"run_id": f"id-{key}", "run_key": key, "dataset": "digits", "model": "deep", "regularizer": regularizer,
                 "seed": str(seed), "task": "reconstruct", "stage": "final", "selected_for": selected_for,
-                "hyperparameters": hyperparameters, "tuned_keys": "trainer.lr" + (",regularizer.weight" if regularizer != "none" else ""),
-                "params.trainer.lr": "0.005", "metrics.test/psnr": psnr, "metrics.test/mse": 10 ** (-psnr / 10)}
+                "hyperparameters": hyperparameters, "params.trainer.lr": "0.005",
+                "tuned_keys": "trainer.lr" + (",regularizer.noise_prob" if regularizer != "none" else ""),
+                "metrics.test/psnr": psnr, "metrics.test/mse": 10 ** (-psnr / 10)}
 
     runs = pd.DataFrame([run("n0", "none", 0, 22.0, "reconstruction+features", "lr=0.005"),
                          run("n1", "none", 1, 21.8, "reconstruction+features", "lr=0.005"),
-                         run("d0", "denoising", 0, 19.0, "features", "lr=0.005, noise_prob=0.2"),
-                         run("d1", "denoising", 1, 19.2, "features", "lr=0.005, noise_prob=0.2")])
-    off = [{"selection": "reconstruction", "combination": "dataset=digits model=deep regularizer=denoising",
-            "regularizer": "denoising", "values": {"trainer.lr": 0.005, "regularizer.noise_prob": 0.0},
-            "run_keys": ["n0", "n1"], "hyperparameters": "lr=0.005, noise_prob=0 (penalty off: the runs of regularizer=none)"}]
+                         run("d0", "sparse_kl+denoising", 0, 19.0, "features", "lr=0.005, noise_prob=0.2"),
+                         run("d1", "sparse_kl+denoising", 1, 19.2, "features", "lr=0.005, noise_prob=0.2")])
+    off = [{"selection": "reconstruction", "combination": "dataset=digits model=deep regularizer=sparse_kl_denoising",
+            "regularizer": "sparse_kl+denoising", "values": {"trainer.lr": 0.005, "regularizer.noise_prob": 0.0},
+            "run_keys": ["n0", "n1"]}]
     boards = {board.selection: board for board in leaderboards(penalty_off_rows(runs, off))}
-    rows = boards["reconstruction"].rows.set_index("regularizer")
-    assert sorted(rows.index) == ["denoising", "none"]  # tied: the same runs
-    assert rows.loc["denoising", "test/psnr"] == rows.loc["none", "test/psnr"] == pytest.approx(21.9)
-    assert rows.loc["denoising", "run_ids"] == ["id-n0", "id-n1"] and rows.loc["denoising", "n"] == 2
-    assert "noise_prob=0 (penalty off" in rows.loc["denoising", "hyperparameters"]
-    features = boards["features"].rows.set_index("regularizer")  # the features board keeps denoising's own runs
-    assert features.loc["denoising", "test/psnr"] == pytest.approx(19.1)
+    rows = boards["reconstruction"].rows
+    assert list(rows["regularizer"]) == ["none"] and rows["vs_best"].tolist() == ["best"]
+    assert rows["hyperparameters"].iloc[0] == "lr=0.005; also sparse_kl+denoising, chosen with the penalty off"
+    assert rows["test/psnr"].iloc[0] == pytest.approx(21.9) and rows["n"].iloc[0] == 2
+    features = boards["features"].rows.set_index("regularizer")  # chosen on: its own runs, and none says nothing more
+    assert features.loc["sparse_kl+denoising", "test/psnr"] == pytest.approx(19.1)
+    assert features.loc["none", "hyperparameters"] == "lr=0.005"
 
 
 def test_the_eta_weighs_the_runs_left_by_what_their_kind_cost(tmp_path):

@@ -114,21 +114,18 @@ def current_selection(runs: pd.DataFrame, rows: dict[str, list[str]]) -> pd.Data
 
 
 def penalty_off_rows(runs: pd.DataFrame, off_rows: list[dict]) -> pd.DataFrame:
-    """A tuned sweep's rows where a penalty was chosen off (``aebench.sweep.tuning``): the final runs
-    of regularizer=none chosen for the same selection, listed again under the regularizer, with
-    its values (weight 0, no noise) among the selected hyperparameters. These runs are the row: a
-    penalty with weight 0 trains the same runs, so none were trained twice."""
-    copies = []
+    """A tuned sweep's penalties chosen off (``aebench.sweep.tuning``): their row is the row of
+    regularizer=none chosen for the same selection, which says so (column ``penalty_off_of``:
+    {selection: [regularizers]}, read by ``aebench.report.table.by_selection``). They get no row of
+    their own: a copy would tie its none row, count twice in the tests against the best row, and
+    stand in the ranks as a method of its own."""
+    if not off_rows or "run_key" not in runs:
+        return runs
+    found: dict[str, dict[str, list[str]]] = {}
     for row in off_rows:
-        members = runs[runs["run_key"].isin(row["run_keys"])].copy()
-        if members.empty or "stage" not in runs:
-            continue
-        members["regularizer"] = row["regularizer"]
-        members["selected_for"] = row["selection"]
-        members["hyperparameters"] = row["hyperparameters"]
-        members["tuned_keys"] = ",".join(row["values"])
-        copies.append(members)
-    return pd.concat([runs, *copies], ignore_index=True) if copies else runs
+        for key in row["run_keys"]:
+            found.setdefault(key, {}).setdefault(row["selection"], []).append(row["regularizer"])
+    return runs.assign(penalty_off_of=runs["run_key"].map(found))
 
 
 def collect(store: TrackingStore, sweep_id: str | None = None, whole_experiment: bool = False) -> ReportData:

@@ -63,9 +63,9 @@ def tuning_text(data: ReportData, board: Leaderboard) -> str:
             f"{'; '.join(about['search_spaces'])}. Selected by the "
             f"{about['selections'].get(board.selection, board.selection)}, never the test split; the selected "
             f"configuration is trained with {about['seeds']} seeds (n), which give the numbers shown."
-            + (f" The penalty off is a candidate: {about['penalty_off']}; a row whose selected weight or noise is 0 "
-               "is one where no trial of the penalty validated better than the penalty off; its numbers are the runs of "
-               "regularizer=none (a weight of 0 trains the same runs)."
+            + (f" The penalty off is a candidate: {about['penalty_off']}. A regularizer named in a none row "
+               "(\"chosen with the penalty off\") is one where no trial of the penalty validated better than the "
+               "penalty off; that row stands for it (with a weight of 0 a run has the losses of the none run)."
                if about.get("penalty_off") else ""))
 
 

@@ -272,4 +272,11 @@ def by_selection(runs: pd.DataFrame) -> pd.DataFrame:
     chosen = runs["selected_for"].dropna().str.split("+").explode()
     every = sorted(set(chosen), key=lambda name: (name != "reconstruction", name))
     split = runs["selected_for"].map(lambda value: every if not isinstance(value, str) else value.split("+"))
-    return runs.assign(selection=split).explode("selection").reset_index(drop=True)
+    runs = runs.assign(selection=split).explode("selection").reset_index(drop=True)
+    if "penalty_off_of" in runs:  # the none row stands for the penalties chosen off (aebench.report.collect)
+        runs["hyperparameters"] = [
+            value if not isinstance(off, dict) or not off.get(selection) else
+            f"{value}; also {', '.join(sorted(off[selection]))}, chosen with the penalty off"
+            for value, off, selection in zip(runs["hyperparameters"], runs["penalty_off_of"], runs["selection"])]
+        runs = runs.drop(columns="penalty_off_of")
+    return runs

@@ -97,16 +97,17 @@ def dimensions(job_cfg: DictConfig) -> list[Dimension]:
     return found
 
 
-def off_values(dims: list[Dimension]) -> dict[str, float] | None:
-    """The regularizer's dimensions set to turn every term of it off ({key: off value}), or None where
-    there is no regularizer to turn off or a term has no dimension that can."""
-    terms: dict[str, list[Dimension]] = {}
+def off_values(dims: list[Dimension], terms: list[str]) -> dict[str, float] | None:
+    """The values that turn every term of the regularizer off ({key: off value}), or None where
+    there is no term, or a term (``regularizer``, ``regularizer.terms.<label>``) has no dimension
+    that can be off: a term without one would stay on."""
+    offs: dict[str, dict[str, float]] = {}
     for dim in dims:
-        if dim.key.startswith("regularizer."):
-            terms.setdefault(dim.term, []).append(dim)
-    if not terms or any(all(dim.off is None for dim in members) for members in terms.values()):
+        if dim.off is not None:
+            offs.setdefault(dim.term, {})[dim.key] = dim.off
+    if not terms or any(term not in offs for term in terms):
         return None
-    return {dim.key: dim.off for members in terms.values() for dim in members if dim.off is not None}
+    return {key: value for term in terms for key, value in offs[term].items()}
 
 
 def unit_points(count: int, dims: int, seed: int) -> list[list[float]]:

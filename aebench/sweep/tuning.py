@@ -13,14 +13,16 @@ budget for every combination, then the chosen configurations trained over the sw
    how to turn every term off (``off_at``: a weight of 0, no noise) and the sweep has the same
    combination with ``regularizer=none``, it trains N - 1 trials of its own, and its Nth candidate
    is its penalty off at the configuration chosen for ``regularizer=none`` (that run's validation
-   score). So every combination chooses from N candidates, and tuning can always fall back to no
-   penalty: a regularized row is never chosen over a configuration that validates better without it.
+   score). So every combination chooses from N candidates (N - 1 where every trial of its
+   ``none`` failed), and tuning can always fall back to no penalty: a regularized row is never
+   chosen over a configuration that validates better without it.
 3. Final runs: each selected configuration with every seed of ``sweep.seeds`` (once, where both
    selections chose the same trial), tagged ``sweep.stage=final`` and ``sweep.selected_for``;
    these are the leaderboard's rows.
-   A penalty off trains nothing: a weight of 0 (no noise) trains the very runs of ``regularizer=none``
-   (the same losses, step by step), so its row is those final runs, listed under the regularizer
-   (``selection.json``: ``penalty_off_rows``; ``aebench.report.collect``).
+   A penalty off trains nothing: with a weight of 0 (no noise) a run has the losses and gradients of
+   the ``regularizer=none`` run (the same runs to the last digit for l2, sparse_l1, sparse_kl and
+   exact contractive; where a noise or projection is still drawn, the random stream differs), so the
+   none row stands for it (``selection.json``: ``penalty_off_rows``; ``aebench.report.collect``).
 """
 from __future__ import annotations
 
@@ -30,12 +32,13 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from mlflow.entities import Run
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from aebench.errors import ConfigError
+from aebench.regularizers import regularizer_label, regularizer_terms
 from aebench.sweep.keys import run_key
 from aebench.sweep.plan import job_configs, sweep_overrides
-from aebench.sweep.search import Dimension, describe, dimensions, off_values, trials
+from aebench.sweep.search import Dimension, dimensions, off_values, trials
 
 SELECTIONS = {  # name: (validation metric, higher is better)
     "reconstruction": ("val/best_loss", False),
@@ -85,6 +88,14 @@ class Fallback:
     the values that turn its penalty off."""
     plain: str                    # the combination's name with regularizer=none
     values: dict[str, float]      # {key: off value}
+    label: str = ""               # the regularizer as its runs are tagged: sparse_kl+denoising
+
+
+def off_settings(combo_cfg: DictConfig, dims: list[Dimension]) -> tuple[dict[str, float] | None, str]:
+    """The values that turn the combination's regularizer off (or None), and its label."""
+    section = OmegaConf.to_container(combo_cfg.regularizer, resolve=True)
+    terms = ["regularizer" + (f".{path}" if path else "") for path, _ in regularizer_terms(section)]
+    return off_values(dims, terms), regularizer_label(section)
 
 
 def _plain(combo: Sequence[str]) -> list[str] | None:
@@ -106,9 +117,9 @@ def plan_trials(cfg: DictConfig) -> tuple[list[Trial], dict[str, list[Dimension]
     for combo, combo_cfg in zip(combos, job_configs(cfg, combos)):
         name = combination_name(combo)
         spaces[name] = dimensions(combo_cfg)
-        plain, off = _plain(combo), off_values(spaces[name])
+        plain, (off, label) = _plain(combo), off_settings(combo_cfg, spaces[name])
         if plain is not None and off is not None and combination_name(plain) in names and count > 1:
-            fallbacks[name] = Fallback(combination_name(plain), off)
+            fallbacks[name] = Fallback(combination_name(plain), off, label)
         for dim in spaces[name]:
             fixed = next((o for o in combo if _key(o) == dim.key), None)
             if fixed is not None:  # the drawn value would silently replace it
@@ -146,7 +157,8 @@ def select(planned: list[Trial], runs: dict[str, Run],
     score) and how many of its trials finished; a selection is absent where no trial has its metric.
     Where a regularized combination has a penalty off (``fallbacks``), the choice made for its
     ``regularizer=none`` combination is its last candidate: chosen (trial ``off``, the penalty's
-    off values with that choice's values) where no trial of its own validates better."""
+    off values with that choice's values) where it validates strictly better than every trial of
+    its own (a tie keeps the combination's own trial)."""
     chosen: dict[str, dict[str, Any]] = {}
     for trial in planned:
         entry = chosen.setdefault(trial.combination, {"trials_finished": 0})
@@ -168,7 +180,8 @@ def select(planned: list[Trial], runs: dict[str, Run],
             if name in plain and _better(plain[name]["value"], entry.get(name), higher):
                 entry[name] = {"trial": OFF, "values": {**plain[name]["values"], **fallback.values},
                                "value": plain[name]["value"], "metric": plain[name]["metric"],
-                               "off_of": {"combination": fallback.plain, "trial": plain[name]["trial"]}}
+                               "off_of": {"combination": fallback.plain, "trial": plain[name]["trial"],
+                                          "regularizer": fallback.label}}
     return chosen
 
 
@@ -214,10 +227,8 @@ def penalty_off_rows(cfg: DictConfig, selection: dict[str, dict[str, Any]], fina
             plain = pick["off_of"]["combination"]
             keys = [job.run_key for job in final_plan
                     if combinations_of.get(tuple(job.overrides)) == plain and name in _selected_for(job.overrides)]
-            regularizer = next(token.partition("=")[2] for token in combination.split() if token.startswith("regularizer="))
-            rows.append({"selection": name, "combination": combination, "regularizer": regularizer,
-                         "values": pick["values"], "run_keys": keys,
-                         "hyperparameters": f"{describe(pick['values'])} (penalty off: the runs of regularizer=none)"})
+            rows.append({"selection": name, "combination": combination, "regularizer": pick["off_of"]["regularizer"],
+                         "values": pick["values"], "run_keys": keys})
     return rows
 
 
