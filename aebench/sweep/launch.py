@@ -11,8 +11,8 @@ from aebench.sweep.job import SweepContext
 from aebench.sweep.plan import job_kind, plan_jobs, sweep_overrides
 from aebench.sweep.state import SweepState
 from aebench.sweep.tuning import (
-    final_jobs,
     log_selection,
+    named_final_jobs,
     penalty_off_rows,
     plan_trials,
     protocol,
@@ -55,10 +55,11 @@ def launch_sweep(cfg: DictConfig, launcher: Any) -> list[Any]:
     context = SweepContext.from_environment()
     state = SweepState(open_store(cfg.tracking), context.parent_run_id, context.sweep_id)
     selection = select(planned, counted_runs(state.children()), fallbacks)
-    finals = final_jobs(cfg, selection)
+    named_finals = named_final_jobs(cfg, selection)
+    finals = [overrides for _, overrides in named_finals]
     final_plan = plan_jobs(cfg, finals, swept=[])[0]
     log_selection(state, selection, protocol(cfg, spaces, fallbacks), rows_by_selection(final_plan),
-                  penalty_off_rows(cfg, selection, final_plan))
+                  penalty_off_rows(selection, named_finals, final_plan))
     pending = [job for job in final_plan
                if job.skip_reason is None and (cfg.sweep.rerun or not state.has_finished(job.run_key))]
     context.progress().plan({job.run_key: job_kind(job) for job in pending}, added=True)

@@ -125,7 +125,7 @@ def plan_trials(cfg: DictConfig) -> tuple[list[Trial], dict[str, list[Dimension]
             if fixed is not None:  # the drawn value would silently replace it
                 raise ConfigError(dim.key, fixed.partition("=")[2], f"drawn by the tuned sweep from its search space "
                                   f"({dim.describe()}), not set on its command line: narrow the range "
-                                  f"({dim.key.rpartition('.')[0]}.search_space.{dim.key.rpartition('.')[2]}.low/high) "
+                                  f"({dim.term}.search_space.{dim.key.rpartition('.')[2]}.low/high) "
                                   "or set sweep.tune.trials=0")
         drawn = trials(spaces[name], count - (name in fallbacks), seed)
         jobs = [combo + [f"{key}={value!r}" for key, value in values.items()] + [f"seed={seed}", f"sweep.trial={index}"]
@@ -189,10 +189,10 @@ def final_jobs(cfg: DictConfig, selection: dict[str, dict[str, Any]]) -> list[li
     """Each selected configuration with each seed of the sweep: the sweep's own jobs (seeds
     included) with the selected values, and which selections chose them; a penalty off has none
     (its rows are the final runs of regularizer=none: ``penalty_off_rows``)."""
-    return [overrides for _, overrides in _final_jobs(cfg, selection)]
+    return [overrides for _, overrides in named_final_jobs(cfg, selection)]
 
 
-def _final_jobs(cfg: DictConfig, selection: dict[str, dict[str, Any]]) -> list[tuple[str, list[str]]]:
+def named_final_jobs(cfg: DictConfig, selection: dict[str, dict[str, Any]]) -> list[tuple[str, list[str]]]:
     """``final_jobs``, each with its combination's name."""
     jobs = []
     for overrides in sweep_overrides(cfg):
@@ -214,10 +214,12 @@ def _selected_for(overrides: Sequence[str]) -> list[str]:
     return [name for name in chosen.split("+") if name]
 
 
-def penalty_off_rows(cfg: DictConfig, selection: dict[str, dict[str, Any]], final_plan) -> list[dict[str, Any]]:
+def penalty_off_rows(selection: dict[str, dict[str, Any]], named_finals: list[tuple[str, list[str]]],
+                     final_plan) -> list[dict[str, Any]]:
     """Where a combination chose its penalty off: the run keys of the final runs of regularizer=none
-    chosen for the same selection (its row), with the regularizer and values the report shows."""
-    combinations_of = {tuple(overrides): combination for combination, overrides in _final_jobs(cfg, selection)}
+    chosen for the same selection (its row), with the regularizer and values the report shows.
+    ``named_finals``: ``named_final_jobs`` of this selection; ``final_plan``: their planned runs."""
+    combinations_of = {tuple(overrides): combination for combination, overrides in named_finals}
     rows = []
     for combination, entry in selection.items():
         for name in SELECTIONS:
