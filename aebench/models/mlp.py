@@ -52,14 +52,24 @@ def _architecture(name: str, **kwargs) -> dict:
 
 
 @register_model
-def linear(input_shape: Sequence[int], code_dim: int = 16, tied_weights: bool = False, **training) -> Autoencoder:
+def linear(input_shape: Sequence[int], code_dim: int = 16, tied_weights: bool = True, **training) -> Autoencoder:
     """Affine encoder and decoder: trained with MSE it spans the top-``code_dim`` principal subspace
-    (Baldi & Hornik 1989), so its error matches PCA's."""
+    (Baldi & Hornik 1989), so its error matches PCA's.
+
+    Tied (the default), the encoder's weight starts with orthonormal rows (Saxe et al. 2014): the
+    decoder ``W^T W x`` is then a projection from the first step, as PCA's is, and training only turns
+    its subspace. From the default small uniform start, and untied from any start, directions of
+    small variance are learned at a rate set by that variance: on synthetic_lowrank (signal
+    variance 10^4 times the noise's) such runs stop 7 % (tied) and 33 % (untied) above PCA's test
+    error, the orthonormal tied start within 1 % (BENCHMARKS.md, "The linear autoencoder and PCA")."""
     input_dim = math.prod(input_shape)
     require_int("code_dim", code_dim, minimum=1, maximum=input_dim)
     arch = _architecture("linear", input_shape=input_shape, code_dim=code_dim, tied_weights=tied_weights)
-    return _mlp_autoencoder(input_shape, code_dim, [], [], "identity", "identity", tied_weights,
-                            arch, **training)
+    model = _mlp_autoencoder(input_shape, code_dim, [], [], "identity", "identity", tied_weights,
+                             arch, **training)
+    if tied_weights:
+        nn.init.orthogonal_(next(layer for layer in model.encoder if isinstance(layer, nn.Linear)).weight)
+    return model
 
 
 def _one_layer(name: str, input_shape: Sequence[int], code_dim: int, smallest: int, largest: int | None,
