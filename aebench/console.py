@@ -14,7 +14,9 @@ def quiet_libraries() -> None:
     import mlflow  # noqa: F401  (mlflow sets its logger's level when imported: import it first)
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    for name in ("lightning.pytorch", "lightning.fabric", "mlflow", "alembic"):
+    # "pytorch_lightning": mlflow.pytorch imports that package, whose import points Lightning's shared
+    # rank-zero logger (lightning_utilities) at its own name; later Trainers then log through it
+    for name in ("lightning.pytorch", "lightning.fabric", "pytorch_lightning", "mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
     warnings.filterwarnings("ignore", message=r".*`noload`.*")
