@@ -26,7 +26,7 @@ def test_a_traversal_moves_one_unit_along_its_range_and_decodes_it():
     assert order == codes.var(0).argsort(descending=True).tolist()  # most varying unit first
     rows = traversal_rows(model, codes, units=3, steps=5)
     assert len(rows) == 3 and rows[0].shape == (5, 1, 4, 4)
-    weight = model.decoder[0].weight  # (16, code_dim)
+    weight = model.decoder[0].encoder_layer.weight.T  # tied (linear's default): W_dec = W_enc^T, (16, code_dim)
     for row, unit in zip(rows, order):
         low, high = torch.quantile(codes[:, unit], torch.tensor([0.05, 0.95]))
         step = (high - low) / 4
