@@ -50,7 +50,9 @@ METHOD = ("Each run is tested with the weights of its epoch of lowest validation
           "penalty is exact for fully connected encoders and, unless a run sets regularizer.projections, "
           "estimated from one random projection a step for convolutional ones. The hidden widths of deep and "
           "stacked follow the input (model.hidden_dims=auto: twice the input size, then the input size, at most "
-          "1000 and 500 as in Hinton and Salakhutdinov 2006: 128 and 64 for 64 inputs, 1000 and 500 for 784); a row's code size is in its own column.")
+          "1000 and 500 as in Hinton and Salakhutdinov 2006: 128 and 64 for 64 inputs, 1000 and 500 for 784); a row's code size is in its own column. "
+          "The linear autoencoder's decoder is its encoder transposed (model.tied_weights=true), started with "
+          "orthonormal rows (Saxe et al. 2014), so that it reaches PCA's error.")
 
 
 def tuning_text(data: ReportData, board: Leaderboard) -> str:
