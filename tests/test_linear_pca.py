@@ -10,6 +10,14 @@ from aebench.run.train import train
 CODE_DIM = 8
 
 
+def pca_test_mse(cfg, code_dim: int) -> float:
+    """PCA's test MSE at ``code_dim`` components, fitted on the train split of the run's own seeded split."""
+    data = build_datamodule(cfg)
+    train_x, test_x = data.inputs("train").flatten(1).double().numpy(), data.inputs("test").flatten(1).double().numpy()
+    pca = PCA(n_components=code_dim).fit(train_x)
+    return ((pca.inverse_transform(pca.transform(test_x)) - test_x) ** 2).mean()
+
+
 @pytest.mark.parametrize("tied", [False, True])
 @pytest.mark.slow
 def test_linear_autoencoder_matches_pca(make_config, tied):
@@ -18,12 +26,7 @@ def test_linear_autoencoder_matches_pca(make_config, tied):
                       "trainer.patience=null", "trainer.lr_schedule=none")  # a fixed budget: what the model can reach
     result = train(cfg)
 
-    data = build_datamodule(cfg)  # the same seeded split the run used
-    train_x, test_x = data.inputs("train").flatten(1).numpy(), data.inputs("test").flatten(1).numpy()
-    pca = PCA(n_components=CODE_DIM).fit(train_x)
-    pca_mse = ((pca.inverse_transform(pca.transform(test_x)) - test_x) ** 2).mean()
-
-    assert result.metrics["test/mse"] == pytest.approx(pca_mse, rel=0.02)
+    assert result.metrics["test/mse"] == pytest.approx(pca_test_mse(cfg, CODE_DIM), rel=0.02)
 
 
 def test_tied_linear_starts_as_a_projection():
@@ -42,9 +45,4 @@ def test_default_linear_reaches_pca_on_synthetic_lowrank(make_config):
     cfg = make_config("dataset=synthetic_lowrank", "model=linear", "trainer.max_epochs=300")
     result = train(cfg)
 
-    data = build_datamodule(cfg)
-    train_x, test_x = data.inputs("train").flatten(1).double().numpy(), data.inputs("test").flatten(1).double().numpy()
-    pca = PCA(n_components=16).fit(train_x)
-    pca_mse = ((pca.inverse_transform(pca.transform(test_x)) - test_x) ** 2).mean()
-
-    assert result.metrics["test/mse"] == pytest.approx(pca_mse, rel=0.05)
+    assert result.metrics["test/mse"] == pytest.approx(pca_test_mse(cfg, 16), rel=0.05)
