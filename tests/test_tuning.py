@@ -142,6 +142,21 @@ def test_a_regularized_combination_has_n_minus_1_trials_and_its_penalty_off_as_n
     assert len(alone) == 4 and none_left == {}
 
 
+def test_a_regularizer_setting_on_the_command_line_keeps_the_penalty_off_candidate():
+    """A setting of the regularizer on the command line is in every job's overrides, the
+    ``regularizer=none`` jobs' too; the penalty off must still fall back to those (it was silently
+    dropped, and the penalty had N trials of its own)."""
+    swept = ["+sweep=quick", "sweep.tune.trials=4", "sweep.datasets=[digits]", "sweep.models=[undercomplete]",
+             "sweep.regularizers=[none,contractive]", "++regularizer.projections=4"]
+    planned, _, fallbacks = tuned_plan(*swept)
+    ((name, fallback),) = fallbacks.items()
+    names = {trial.combination for trial in planned}
+    assert "regularizer=contractive" in name and fallback.plain in names and "regularizer=none" in fallback.plain
+    assert "++regularizer.projections=4" in fallback.plain  # the plain combination as the sweep has it
+    assert sum(trial.combination == name for trial in planned) == 3
+    assert fallback.values == {"regularizer.weight": 0.0}
+
+
 def test_the_penalty_off_is_chosen_where_no_trial_of_the_penalty_validates_better(tmp_path):
     tracking = TrackingStore.shared(f"sqlite:///{tmp_path / 'mlflow.db'}", "fallback")
     planned, plain, strong = [], "digits deep none", "digits deep l2"

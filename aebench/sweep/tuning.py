@@ -98,13 +98,25 @@ def off_settings(combo_cfg: DictConfig, dims: list[Dimension]) -> tuple[dict[str
     return off_values(dims, terms), regularizer_label(section)
 
 
-def _plain(combo: Sequence[str]) -> list[str] | None:
-    """The combination with ``regularizer=none`` and none of the regularizer's own settings, or None
+def _without_penalty_settings(combo: Sequence[str]) -> tuple[str, ...]:
+    """The combination without the regularizer's own settings (``regularizer.weight=...``)."""
+    return tuple(o for o in combo if not _key(o).startswith("regularizer."))
+
+
+def _plain(combo: Sequence[str]) -> tuple[str, ...] | None:
+    """The combination with ``regularizer=none``, without the regularizer's own settings, or None
     where it has no penalty."""
     if not any(_key(o) == "regularizer" and o.partition("=")[2] != "none" for o in combo):
         return None
-    return [("regularizer=none" if _key(o) == "regularizer" else o) for o in combo
-            if not _key(o).startswith("regularizer.")]
+    return _without_penalty_settings([("regularizer=none" if _key(o) == "regularizer" else o) for o in combo])
+
+
+def plain_combinations(combos: Sequence[Sequence[str]]) -> dict[tuple[str, ...], str]:
+    """The sweep's ``regularizer=none`` combinations by their overrides without the regularizer's
+    settings: a setting on the command line (``++regularizer.projections=4``) is in every job's
+    overrides, the plain ones' too, and must not hide a penalty's fallback to them."""
+    return {_without_penalty_settings(combo): combination_name(combo) for combo in combos
+            if any(_key(o) == "regularizer" and o.partition("=")[2] == "none" for o in combo)}
 
 
 def plan_trials(cfg: DictConfig) -> tuple[list[Trial], dict[str, list[Dimension]], dict[str, Fallback]]:
@@ -112,14 +124,14 @@ def plan_trials(cfg: DictConfig) -> tuple[list[Trial], dict[str, list[Dimension]
     regularized combination that can fall back to its sweep's ``regularizer=none`` (N - 1 trials of its own)."""
     count, seed = int(cfg.sweep.tune.trials), int(cfg.sweep.tune.seed)
     combos = combinations(cfg)
-    names = {combination_name(combo) for combo in combos}
+    plains = plain_combinations(combos)
     planned, spaces, fallbacks = [], {}, {}
     for combo, combo_cfg in zip(combos, job_configs(cfg, combos)):
         name = combination_name(combo)
         spaces[name] = dimensions(combo_cfg)
-        plain, (off, label) = _plain(combo), off_settings(combo_cfg, spaces[name])
-        if plain is not None and off is not None and combination_name(plain) in names and count > 1:
-            fallbacks[name] = Fallback(combination_name(plain), off, label)
+        plain, (off, label) = plains.get(_plain(combo)), off_settings(combo_cfg, spaces[name])
+        if plain is not None and off is not None and count > 1:
+            fallbacks[name] = Fallback(plain, off, label)
         for dim in spaces[name]:
             fixed = next((o for o in combo if _key(o) == dim.key), None)
             if fixed is not None:  # the drawn value would silently replace it
