@@ -22,6 +22,7 @@ from lightning.pytorch.loggers import Logger
 from lightning.pytorch.utilities import rank_zero_only
 
 from aebench.errors import ConfigError
+from aebench.tracking.schema import start_from_template
 
 DATABASE_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql")
 SERVER_SCHEMES = ("http", "https")
@@ -133,7 +134,10 @@ class TrackingStore:
         self.uri, self.experiment_name = uri, experiment
         self._buffered: dict[str, list] = {}       # run id -> metrics kept in memory, not yet written
         self._written_at: dict[str, float] = {}    # run id -> when its metrics were last written
-        with _creating(sqlite_path(uri)):  # MLflow creates a new store's schema on the first client call
+        database = sqlite_path(uri)
+        with _creating(database):  # MLflow creates a new store's schema on the first client call
+            if database is not None and not database.exists():
+                start_from_template(database)  # MLflow's empty schema, built once (aebench.tracking.schema)
             self.client = MlflowClient(tracking_uri=uri)
             found = self.client.get_experiment_by_name(experiment)
             if found is None:
