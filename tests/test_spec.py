@@ -25,6 +25,16 @@ def test_a_spec_is_frozen_and_typed(make_config):
     assert RunSpec.of(spec) is spec
 
 
+def test_a_model_config_may_name_its_own_learning_rate(make_config):
+    """deep trains at Adam's 1e-3 (its config's ``lr``), the others at 1e-2; ``trainer.lr`` sets it for all."""
+    deep, plain = RunSpec.of(make_config("model=deep")), RunSpec.of(make_config("model=undercomplete"))
+    assert (deep.trainer.lr, plain.trainer.lr) == (1e-3, 1e-2)
+    assert "lr" not in deep.model.options  # the trainer's setting, not an option of the model's builder
+    assert plan_run(make_config("model=deep")).model.lr == 1e-3
+    assert RunSpec.of(make_config("model=deep", "trainer.lr=0.005")).trainer.lr == 0.005
+    assert RunSpec.of(make_config("model=deep", "model.lr=0.002")).trainer.lr == 0.002
+
+
 def test_names_labels_and_keys_are_read_from_the_spec(make_config):
     cfg = make_config("regularizer=sparse_kl_denoising", "task=denoise", "seed=2")
     spec = RunSpec.of(cfg)

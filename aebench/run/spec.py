@@ -21,6 +21,7 @@ from aebench.models.schedules import SCHEDULES
 from aebench.regularizers import regularizer_label, regularizer_terms
 
 SPLIT_OPTIONS = ("split_seed", "val_fraction", "test_fraction")
+MODEL_TRAINING_KEYS = ("lr",)  # a model config's own learning rate, read as trainer.lr (conf/trainer/default.yaml)
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
 PRECISIONS = ("32-true", "32", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true", "64")
 MAX_SEED = 2**32 - 1
@@ -184,7 +185,7 @@ class RunSpec:
         config = resolved(cfg)
         tracking = config["tracking"]
         return cls(seed=validate_seed(config["seed"]), dataset=DatasetSpec.of(config["dataset"]),
-                   model=PluginSpec.of(config["model"]), regularizer=RegularizerSpec.of(config["regularizer"]),
+                   model=PluginSpec.of(config["model"], skip=MODEL_TRAINING_KEYS), regularizer=RegularizerSpec.of(config["regularizer"]),
                    task=PluginSpec.of(config["task"], default="reconstruct"), trainer=TrainerSpec.of(config["trainer"]),
                    metrics=metric_options(config["metrics"]),
                    tracking=TrackingSpec(tracking["uri"], tracking["experiment"], bool(tracking["log_model"]),
