@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from importlib.metadata import version
 from pathlib import Path
 
 
@@ -37,7 +36,9 @@ def schema_template() -> Path | None:
     folder = cache_folder()
     if folder is None:
         return None
-    template = folder / f"mlflow-{version('mlflow')}-schema.db"
+    from mlflow.version import VERSION  # mlflow or mlflow-skinny alike
+
+    template = folder / f"mlflow-{VERSION}-schema.db"
     if template.is_file():
         return template
     try:
