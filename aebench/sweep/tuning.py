@@ -103,10 +103,15 @@ def _without_penalty_settings(combo: Sequence[str]) -> tuple[str, ...]:
     return tuple(o for o in combo if not _key(o).startswith("regularizer."))
 
 
+def _regularizer(combo: Sequence[str]) -> str | None:
+    """The combination's ``regularizer=`` choice, or None where it has none."""
+    return next((o.partition("=")[2] for o in combo if _key(o) == "regularizer"), None)
+
+
 def _plain(combo: Sequence[str]) -> tuple[str, ...] | None:
     """The combination with ``regularizer=none``, without the regularizer's own settings, or None
     where it has no penalty."""
-    if not any(_key(o) == "regularizer" and o.partition("=")[2] != "none" for o in combo):
+    if _regularizer(combo) in (None, "none"):
         return None
     return _without_penalty_settings([("regularizer=none" if _key(o) == "regularizer" else o) for o in combo])
 
@@ -116,7 +121,7 @@ def plain_combinations(combos: Sequence[Sequence[str]]) -> dict[tuple[str, ...],
     settings: a setting on the command line (``++regularizer.projections=4``) is in every job's
     overrides, the plain ones' too, and must not hide a penalty's fallback to them."""
     return {_without_penalty_settings(combo): combination_name(combo) for combo in combos
-            if any(_key(o) == "regularizer" and o.partition("=")[2] == "none" for o in combo)}
+            if _regularizer(combo) == "none"}
 
 
 def plan_trials(cfg: DictConfig) -> tuple[list[Trial], dict[str, list[Dimension]], dict[str, Fallback]]:

@@ -68,12 +68,10 @@ def _build_schema(database: Path) -> None:
         engine.dispose()
 
 
-def start_from_template(database: Path) -> bool:
-    """Copy the schema template to ``database``, a path where no store exists yet; False (nothing
-    copied) where there is no template, and MLflow builds the schema itself."""
+def start_from_template(database: Path) -> None:
+    """Copy the schema template to ``database``, a path where no store exists yet; nothing where
+    there is no template, and MLflow builds the schema itself."""
     template = schema_template()
-    if template is None:
-        return False
-    database.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(template, database)
-    return True
+    if template is not None:
+        database.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(template, database)
