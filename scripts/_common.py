@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import statistics
+import tempfile
 import time
 import warnings
 
@@ -38,9 +39,13 @@ class StepTimer(L.Callback):
         self.seconds.append(time.perf_counter() - self._started)
 
 
-def fit_seconds(cfg) -> float:
+def fit_seconds(cfg, tracked: bool = False) -> float:
     """Wall seconds of one Lightning fit through aebench's path: ``plan_run`` for one seed, the
-    vectorised ``aebench.fast.SeedEnsemble`` for a seed list (each seed initialised as its own run would be)."""
+    vectorised ``aebench.fast.SeedEnsemble`` for a seed list (each seed initialised as its own run would be).
+
+    ``tracked``: the fit as a user's run has it, an MLflow run per seed in the config's store
+    (``tracking.uri``), aebench's logger on each (``tracking.flush_seconds`` as configured), and
+    every epoch written to the store before the clock stops."""
     from omegaconf import OmegaConf
 
     from aebench.fast.seeds import SeedDataModule, SeedEnsemble
@@ -53,20 +58,48 @@ def fit_seconds(cfg) -> float:
         datamodule = SeedDataModule(plans[0].datamodule, seeds, cfg.trainer.steps_per_call)
         trainer = build_trainer(plans[0].spec, select=False)
     else:
-        plan = plan_run(cfg)
-        module, datamodule, trainer = plan.path.module, plan.path.datamodule, plan.trainer
+        plans = [plan_run(cfg)]
+        module, datamodule, trainer = plans[0].path.module, plans[0].path.datamodule, plans[0].trainer
+    return seconds_of_fit(lambda: trainer.fit(module, datamodule=datamodule), plans, module, trainer, tracked)
+
+
+def seconds_of_fit(fit, plans, module, trainer, tracked: bool) -> float:
+    """Seconds of ``fit()``; ``tracked``: one MLflow run per plan, its logger attached, flushed in the time."""
+    if not tracked:
+        started = time.perf_counter()
+        fit()
+        return time.perf_counter() - started
+    from aebench.tracking import RunLogger, open_store
+
+    spec = plans[0].spec
+    store = open_store(spec.tracking)
+    run_ids = [store.start_run("bench", {}, {}) for _ in plans]
+    loggers = [[RunLogger(store, run_id, flush_seconds=spec.tracking.flush_seconds)] for run_id in run_ids]
+    if hasattr(module, "epoch_loggers"):  # a SeedEnsemble logs each seed's epoch to its own run
+        module.epoch_loggers = loggers
+    else:
+        trainer.loggers = loggers[0]
     started = time.perf_counter()
-    trainer.fit(module, datamodule=datamodule)
-    return time.perf_counter() - started
+    fit()
+    for run_id in run_ids:
+        store.flush(run_id)
+    seconds = time.perf_counter() - started
+    for run_id in run_ids:
+        store.finish_run(run_id, "FINISHED")
+    return seconds
 
 
-def timed_fit(*overrides: str) -> tuple[float, float]:
-    """(median step seconds, fit seconds per epoch) of one fit through aebench's own path."""
+def timed_fit(*overrides: str, tracked: bool = False) -> tuple[float, float]:
+    """(median step seconds, fit seconds per epoch) of one fit through aebench's own path (``tracked``:
+    as in ``fit_seconds``)."""
     cfg = config(*overrides)
     plan = plan_run(cfg)
     timer = StepTimer()
     plan.trainer.callbacks.append(timer)
-    started = time.perf_counter()
-    plan.fit()
-    per_epoch = (time.perf_counter() - started) / cfg.trainer.max_epochs
-    return statistics.median(timer.seconds), per_epoch
+    seconds = seconds_of_fit(plan.fit, [plan], plan.path.module, plan.trainer, tracked)
+    return statistics.median(timer.seconds), seconds / cfg.trainer.max_epochs
+
+
+def temporary_store_uri() -> str:
+    """A new SQLite store in a temporary folder, for tracked fits."""
+    return f"sqlite:///{tempfile.mkdtemp(prefix='aebench-bench-')}/mlflow.db"

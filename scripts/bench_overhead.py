@@ -18,7 +18,6 @@ import argparse
 import copy
 import statistics
 import sys
-import tempfile
 import time
 from datetime import date
 from pathlib import Path
@@ -26,11 +25,10 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import config, quiet  # noqa: E402
+from _common import config, quiet, seconds_of_fit, temporary_store_uri  # noqa: E402
 
 from aebench.models.autoencoder import adam  # noqa: E402
 from aebench.run.plan import plan_run  # noqa: E402
-from aebench.tracking import RunLogger, open_store  # noqa: E402
 
 
 def bare_loop(model, train_x, val_x, epochs: int, batch_size: int, seed: int, val_batch_size: int) -> float:
@@ -69,15 +67,7 @@ def tracked_fit(cfg, initial_state) -> float:
     (flushed) before the clock stops."""
     plan = plan_run(cfg)
     plan.model.load_state_dict(initial_state)
-    store = open_store(plan.spec.tracking)
-    run_id = store.start_run("bench-overhead", {}, {})
-    plan.trainer.loggers = [RunLogger(store, run_id, flush_seconds=plan.spec.tracking.flush_seconds)]
-    started = time.perf_counter()
-    plan.fit()
-    store.flush(run_id)
-    seconds = time.perf_counter() - started
-    store.finish_run(run_id, "FINISHED")
-    return seconds
+    return seconds_of_fit(plan.fit, [plan], plan.path.module, plan.trainer, tracked=True)
 
 
 def main() -> None:
@@ -94,7 +84,7 @@ def main() -> None:
     base = [f"model={args.model}", f"dataset={args.dataset}", f"trainer.max_epochs={args.epochs}", *args.overrides]
     cfg = config(*base, "trainer.fast=true")
     reference_cfg = config(*base, "trainer.fast=false")
-    store_uri = f"sqlite:///{tempfile.mkdtemp(prefix='aebench-bench-')}/mlflow.db"
+    store_uri = temporary_store_uri()
     tracked_cfg = config(*base, "trainer.fast=true", f"tracking.uri={store_uri}")
     synchronous_cfg = config(*base, "trainer.fast=true", f"tracking.uri={store_uri}", "tracking.flush_seconds=0")
     plan = plan_run(cfg)

@@ -3,7 +3,9 @@
 Both through aebench's path, side by side in one process, alternating: one seed is a plain
 fit (``plan_run`` -> Lightning); K seeds are ``aebench.fast.seeds.SeedEnsemble`` (torch.func.vmap
 over stacked parameters). Throughput counts every seed's samples; the target is K seeds at
->= 0.8 x K times one seed's samples/s.
+>= 0.8 x K times one seed's samples/s. Each side is timed twice a round: tracked as a user's run
+is (an MLflow run per seed in a SQLite store, every epoch logged and written before the clock
+stops) and untracked (the fit alone).
 
     python scripts/bench_seeds.py [--model undercomplete] [--seeds 2 4 8] [--epochs 20] [--rounds 3] [--threads 1]
 """
@@ -19,7 +21,7 @@ import torch
 from omegaconf import open_dict
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import config, fit_seconds, quiet  # noqa: E402
+from _common import config, fit_seconds, quiet, temporary_store_uri  # noqa: E402
 
 from aebench.run.plan import plan_run  # noqa: E402
 
@@ -45,21 +47,26 @@ def main() -> None:
     quiet()
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    cfg = config(f"model={args.model}", f"dataset={args.dataset}", f"trainer.max_epochs={args.epochs}", *args.overrides)
+    cfg = config(f"model={args.model}", f"dataset={args.dataset}", f"trainer.max_epochs={args.epochs}",
+                 f"tracking.uri={temporary_store_uri()}", *args.overrides)
     samples = len(plan_run(cfg).datamodule.split.train) * args.epochs
-    fit_seconds(cfg), fit_seconds(with_seeds(cfg, 2))  # warm-up
+    fit_seconds(cfg), fit_seconds(with_seeds(cfg, 2), tracked=True)  # warm-up (and the store)
     print(f"{date.today()} | {args.model} on {args.dataset}, batch {cfg.trainer.batch_size}, {args.epochs} epochs "
           f"x {args.rounds} rounds, {torch.get_num_threads()} threads\n")
-    print("| seeds K | samples/s, K seeds together | samples/s, one seed | speedup over one seed | target 0.8 K |")
-    print("|---|---|---|---|---|")
+    print("| seeds K | tracked: samples/s, K seeds together | one seed | speedup | untracked: samples/s, K seeds "
+          "together | one seed | speedup | target 0.8 K |")
+    print("|---|---:|---:|---:|---:|---:|---:|---|")
     for count in args.seeds:
-        single, together = [], []
+        times = {(tracked, together): [] for tracked in (True, False) for together in (False, True)}
         for _ in range(args.rounds):
-            single.append(fit_seconds(cfg))
-            together.append(fit_seconds(with_seeds(cfg, count)))
-        one_rate = samples / statistics.median(single)
-        many_rate = count * samples / statistics.median(together)
-        print(f"| {count} | {many_rate:,.0f} | {one_rate:,.0f} | {many_rate / one_rate:.2f}x | {0.8 * count:.1f}x |")
+            for tracked, together in times:
+                times[tracked, together].append(fit_seconds(with_seeds(cfg, count) if together else cfg, tracked))
+        cells = []
+        for tracked in (True, False):
+            one_rate = samples / statistics.median(times[tracked, False])
+            many_rate = count * samples / statistics.median(times[tracked, True])
+            cells += [f"{many_rate:,.0f}", f"{one_rate:,.0f}", f"{many_rate / one_rate:.2f}x"]
+        print(f"| {count} | {' | '.join(cells)} | {0.8 * count:.1f}x |")
 
 
 if __name__ == "__main__":
