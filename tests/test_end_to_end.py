@@ -43,6 +43,8 @@ def test_python_m_aebench_with_no_arguments(tmp_path):
     snapshots = [a.path.split("/")[-1] for a in client.list_artifacts(run_id, "images") if a.path.endswith(".png")]
     assert sorted(int(name.split("+step+")[1].split("+")[0]) for name in snapshots) == [0, 1, 2, 4, 8, 16, 32, 49]
     assert run.data.metrics["test/probe_accuracy"] > 0.8 and run.data.metrics["test/knn_accuracy"] > 0.8
+    # the validation probe a tuned sweep selects on, and its n (the standard error's): digits' 180 val images
+    assert 0.8 < run.data.metrics["val/probe_accuracy"] <= 1 and run.data.metrics["val/probe_samples"] == 180
     local = Path(run.info.artifact_uri.removeprefix("file://"))
     assert local.is_relative_to(tmp_path / "mlruns" / "artifacts")
 

@@ -189,6 +189,32 @@ def test_the_penalty_off_is_chosen_where_no_trial_of_the_penalty_validates_bette
     assert [job[-1] for job in jobs if "regularizer=none" in job] == ["sweep.selected_for=reconstruction+features"]
 
 
+def test_for_features_a_penalty_must_beat_its_penalty_off_by_one_standard_error(tmp_path):
+    """The one-standard-error rule: a penalty whose best trial validates 0.01 better than its
+    penalty off on 180 validation images (SE 0.026) is not kept; on 20,000 images (SE 0.0024) it is.
+    Reconstruction has no standard error: there any gain keeps the penalty."""
+    plain, strong = "digits deep none", "digits deep l2"
+
+    def chosen_with(samples: float) -> dict:
+        tracking = TrackingStore.shared(f"sqlite:///{tmp_path / f'{samples:.0f}.db'}", "margin")
+        planned = []
+        for combination, index, val_loss, val_probe in ((plain, 0, 0.020, 0.85), (strong, 0, 0.019, 0.86)):
+            key = f"{combination}/{index}"
+            run_id = tracking.start_run(key, {"run_key": key}, {})
+            tracking.log_metrics(run_id, {"val/best_loss": val_loss, "val/probe_accuracy": val_probe,
+                                          "val/probe_samples": samples})
+            tracking.finish_run(run_id, "FINISHED")
+            planned.append(Trial(combination, index, {"trainer.lr": 0.001}, [], key))
+        found = counted_runs(tracking.client.search_runs([tracking.experiment_id]))
+        return select(planned, found, {strong: Fallback(plain, {"regularizer.weight": 0.0}, "l2")})[strong]
+
+    few, many = chosen_with(180), chosen_with(20_000)
+    assert few["features"]["trial"] == OFF and few["features"]["value"] == 0.85
+    assert many["features"]["trial"] == 0 and many["features"]["standard_error"] == pytest.approx(
+        math.sqrt(0.86 * 0.14 / 20_000))
+    assert few["reconstruction"]["trial"] == 0 == many["reconstruction"]["trial"]  # 0.019 < 0.020, no margin
+
+
 GRID = ["+sweep=quick", "sweep.tune.trials=3", "sweep.datasets=[digits]", "sweep.models=[undercomplete]",
         "sweep.regularizers=[none,l2]", "sweep.seeds=2", "trainer.max_epochs=6"]
 

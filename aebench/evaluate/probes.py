@@ -20,7 +20,8 @@ def probe_accuracies(train_codes: np.ndarray, train_labels: np.ndarray, test_cod
                      test_labels: np.ndarray, val: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, float]:
     """Both accuracies; none where the train split holds one class (an anomaly run left the other out).
     ``val`` (codes, labels): the linear probe's accuracy on the validation split as well,
-    ``val/probe_accuracy``, which a tuned sweep selects for features on (the test split never)."""
+    ``val/probe_accuracy``, which a tuned sweep selects for features on (the test split never), and
+    the number of validation samples it is over, ``val/probe_samples``."""
     if len(np.unique(train_labels)) < 2:
         return {}
     linear = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
@@ -30,6 +31,7 @@ def probe_accuracies(train_codes: np.ndarray, train_labels: np.ndarray, test_cod
               "test/knn_accuracy": float(neighbours.score(test_codes, test_labels))}
     if val is not None and len(val[1]):
         scores["val/probe_accuracy"] = float(linear.score(*val))
+        scores["val/probe_samples"] = float(len(val[1]))  # its standard error's n (aebench.sweep.tuning)
     return scores
 
 
