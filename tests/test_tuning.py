@@ -16,7 +16,17 @@ from aebench.errors import ConfigError
 from aebench.run.spec import RunSpec
 from aebench.sweep.keys import run_key
 from aebench.sweep.search import Dimension, dimensions, off_values, trials
-from aebench.sweep.tuning import OFF, SELECTIONS, Fallback, Trial, final_jobs, off_settings, plan_trials, select
+from aebench.sweep.tuning import (
+    OFF,
+    SELECTIONS,
+    STANDARD_ERROR_SAMPLES,
+    Fallback,
+    Trial,
+    final_jobs,
+    off_settings,
+    plan_trials,
+    select,
+)
 from aebench.tracking import TrackingStore, counted_runs
 
 
@@ -255,8 +265,14 @@ def test_a_killed_tuned_sweep_resumes_without_training_a_trial_twice_and_selects
                    for r in trial_runs if r.data.tags["regularizer"] == regularizer]
             return min(own)
         assert chosen["none"][selected_for]["trial"] == best("none")[1]
-        # l2 chooses from its 2 trials and its penalty off at none's choice; a tie goes to its own trial
-        off = best("none")[0] < best("l2")[0]
+        # l2 chooses from its 2 trials and its penalty off at none's choice: for reconstruction a tie goes to
+        # its own trial; for features its own trial must be better by one standard error of its accuracy
+        gain = best("none")[0] - best("l2")[0]
+        margin = 0.0
+        if selected_for in STANDARD_ERROR_SAMPLES:
+            accuracy, samples = -best("l2")[0], trial_runs[0].data.metrics[STANDARD_ERROR_SAMPLES[selected_for]]
+            margin = math.sqrt(accuracy * (1 - accuracy) / samples)
+        off = gain < margin if margin > 0 else gain < 0
         assert chosen["l2"][selected_for]["trial"] == (OFF if off else best("l2")[1])
         for regularizer in ("none", "l2"):
             values = chosen[regularizer][selected_for]["values"]
@@ -276,6 +292,7 @@ def test_a_killed_tuned_sweep_resumes_without_training_a_trial_twice_and_selects
     assert "## digits, tuned for reconstruction" in report and "## digits, tuned for features" in report
     assert "3 trials per dataset x model x regularizer" in report and "selected hyperparameters" in report
     assert "The penalty off is a candidate: 1 regularized combinations had N - 1 trials" in report
+    assert "one standard error of its accuracy, sqrt(p (1 - p) / n)" in report and "by that margin" in report
 
     again = aebench(tmp_path, *GRID)
     assert again.returncode == 0, again.stderr

@@ -67,7 +67,8 @@ def tuning_text(data: ReportData, board: Leaderboard) -> str:
             f"configuration is trained with {about['seeds']} seeds (n), which give the numbers shown."
             + (f" The penalty off is a candidate: {about['penalty_off']}. A regularizer named in a none row "
                "(\"chosen with the penalty off\") is one where no trial of the penalty validated better than the "
-               "penalty off; that row stands for it (with a weight of 0 a run has the losses of the none run)."
+               f"penalty off{' by that margin' if board.selection in about.get('one_standard_error', []) else ''}; "
+               "that row stands for it (with a weight of 0 a run has the losses of the none run)."
                if about.get("penalty_off") else ""))
 
 

@@ -277,9 +277,9 @@ def penalty_off_rows(selection: dict[str, dict[str, Any]], named_finals: list[tu
     return rows
 
 
-ONE_STANDARD_ERROR = ("; a penalty is kept over its penalty off only where it is better by at least one "
-                      "standard error of its accuracy, sqrt(p (1 - p) / n) over the n validation samples "
-                      "(the one-standard-error rule)")
+ONE_STANDARD_ERROR = ("validation split; a penalty is kept over its penalty off only where it is better by at least "
+                      "one standard error of its accuracy, sqrt(p (1 - p) / n) over the n validation samples: the "
+                      "one-standard-error rule")
 
 
 def protocol(cfg: DictConfig, spaces: dict[str, list[Dimension]], fallbacks: dict[str, Fallback]) -> dict[str, Any]:
@@ -290,9 +290,10 @@ def protocol(cfg: DictConfig, spaces: dict[str, list[Dimension]], fallbacks: dic
                             "regularizer=none on the same data and model") if fallbacks else None,
             "seeds": int(cfg.sweep.seeds),
             "sampler": "scrambled Halton sequence (scipy.stats.qmc), the same points for every combination",
-            "selections": {name: f"{'highest' if higher else 'lowest'} {metric} of the trials (validation split)"
-                           + (ONE_STANDARD_ERROR if name in STANDARD_ERROR_SAMPLES and fallbacks else "")
-                           for name, (metric, higher) in SELECTIONS.items()},
+            "one_standard_error": sorted(STANDARD_ERROR_SAMPLES) if fallbacks else [],
+            "selections": {name: f"{'highest' if higher else 'lowest'} {metric} of the trials ("
+                           + (ONE_STANDARD_ERROR if name in STANDARD_ERROR_SAMPLES and fallbacks else "validation split")
+                           + ")" for name, (metric, higher) in SELECTIONS.items()},
             "search_spaces": sorted({dim.describe() for dims in spaces.values() for dim in dims})}
 
 
