@@ -43,9 +43,9 @@ def fit_seconds(cfg, tracked: bool = False) -> float:
     """Wall seconds of one Lightning fit through aebench's path: ``plan_run`` for one seed, the
     vectorised ``aebench.fast.SeedEnsemble`` for a seed list (each seed initialised as its own run would be).
 
-    ``tracked``: the fit as a user's run has it, an MLflow run per seed in the config's store
-    (``tracking.uri``), aebench's logger on each (``tracking.flush_seconds`` as configured), and
-    every epoch written to the store before the clock stops."""
+    ``tracked``: the fit with an MLflow run per seed in the config's store (``tracking.uri``),
+    aebench's logger on each (``tracking.flush_seconds`` as configured), and every epoch written to
+    the store before the clock stops (``seconds_of_fit``)."""
     from omegaconf import OmegaConf
 
     from aebench.fast.seeds import SeedDataModule, SeedEnsemble
@@ -64,28 +64,35 @@ def fit_seconds(cfg, tracked: bool = False) -> float:
 
 
 def seconds_of_fit(fit, plans, module, trainer, tracked: bool) -> float:
-    """Seconds of ``fit()``; ``tracked``: one MLflow run per plan, its logger attached, flushed in the time."""
+    """Seconds of ``fit()``; ``tracked``: one MLflow run per plan with aebench's logger attached, and its
+    epochs written to the store inside the time. The epoch metrics only: a run's image snapshots
+    (``tracking.log_images``) and its test pass and artifacts after the fit are not in it."""
     if not tracked:
         started = time.perf_counter()
         fit()
         return time.perf_counter() - started
+    from aebench.fast.seeds import SeedEnsemble
     from aebench.tracking import RunLogger, open_store
 
     spec = plans[0].spec
     store = open_store(spec.tracking)
     run_ids = [store.start_run("bench", {}, {}) for _ in plans]
     loggers = [[RunLogger(store, run_id, flush_seconds=spec.tracking.flush_seconds)] for run_id in run_ids]
-    if hasattr(module, "epoch_loggers"):  # a SeedEnsemble logs each seed's epoch to its own run
+    if isinstance(module, SeedEnsemble):  # each seed's epochs go to its own run
         module.epoch_loggers = loggers
     else:
         trainer.loggers = loggers[0]
-    started = time.perf_counter()
-    fit()
-    for run_id in run_ids:
-        store.flush(run_id)
-    seconds = time.perf_counter() - started
-    for run_id in run_ids:
-        store.finish_run(run_id, "FINISHED")
+    status = "FAILED"
+    try:
+        started = time.perf_counter()
+        fit()
+        for run_id in run_ids:
+            store.flush(run_id)
+        seconds = time.perf_counter() - started
+        status = "FINISHED"
+    finally:
+        for run_id in run_ids:
+            store.finish_run(run_id, status)
     return seconds
 
 

@@ -4,8 +4,8 @@ Both run through aebench's training path (Hydra config -> plan_run -> the model'
 in one process. The step ratio comes from calls interleaved one by one (each call: the same
 trainer.steps_per_call mini-batches, an optimizer step each), so that the shared machine's drift
 falls on both alike; the epoch ratio from whole fits (validation included), alternating, each
-fit twice a round: tracked as a user's run is (an MLflow run in a SQLite store, every epoch logged
-and written before the clock stops) and untracked. Prints a Markdown table of median call times
+fit twice a round: tracked (an MLflow run in a SQLite store, every epoch's metrics logged and
+written before the clock stops; image snapshots are not in it) and untracked. Prints a Markdown table of median call times
 and the ratios. A step logs nothing (a run logs once an epoch), so the step ratio has no tracked side.
 
     python scripts/bench_contractive.py [--epochs 20] [--rounds 3] [--calls 200] [--dataset digits] [--only text]

@@ -5,9 +5,10 @@ same batch size, optimiser and learning rate, for the same epochs, each with a v
 per epoch, alternating in one process. aebench's side is the real path: Hydra config ->
 plan_run -> Lightning fit with device-resident batches, on both training paths: the fast one
 (``trainer.fast=true``, the default, whose target is >= 0.95 of the bare loop untracked) and the
-reference LightningModule (``trainer.fast=false``); and the fast path tracked as a user's run is,
-an MLflow run in a SQLite store with aebench's logger logging every epoch (target >= 0.9), the
-epochs written together (``tracking.flush_seconds=2``, the default) and each as it ends (``0``).
+reference LightningModule (``trainer.fast=false``); and the fast path tracked, an MLflow run in a
+SQLite store with aebench's logger logging every epoch's metrics (target >= 0.9; a run's image
+snapshots are not in it), the epochs written together (``tracking.flush_seconds=2``, the default)
+and each as it ends (``0``).
 
     python scripts/bench_overhead.py [--model undercomplete] [--dataset digits] [--epochs 30] [--rounds 3]
                                      [--bare-val-batch-size N] [overrides ...]

@@ -3,9 +3,9 @@
 Both through aebench's path, side by side in one process, alternating: one seed is a plain
 fit (``plan_run`` -> Lightning); K seeds are ``aebench.fast.seeds.SeedEnsemble`` (torch.func.vmap
 over stacked parameters). Throughput counts every seed's samples; the target is K seeds at
->= 0.8 x K times one seed's samples/s. Each side is timed twice a round: tracked as a user's run
-is (an MLflow run per seed in a SQLite store, every epoch logged and written before the clock
-stops) and untracked (the fit alone).
+>= 0.8 x K times one seed's samples/s. Each side is timed twice a round: tracked (an MLflow run per
+seed in a SQLite store, every epoch's metrics logged and written before the clock stops; a run's
+image snapshots, test pass and artifacts are not in the time) and untracked (the fit alone).
 
     python scripts/bench_seeds.py [--model undercomplete] [--seeds 2 4 8] [--epochs 20] [--rounds 3] [--threads 1]
 """

@@ -1,17 +1,20 @@
 """A tuned sweep's rows against their model's ``regularizer=none`` row, on the validation metric
 each selection chose by: the rows worse by more than their own seeds' standard deviation.
 
-    python scripts/tuned_rows_vs_none.py [folder]   (default: the current folder; its mlruns/ store)
+    python scripts/tuned_rows_vs_none.py [--uri sqlite:///mlruns/mlflow.db] [--experiment aebench]
+
+(the defaults are aebench's: the store under the current folder's mlruns/).
 
 Reads the latest sweep of the folder's store as the report does (``aebench.report.collect``): the
 final runs each selection names, a penalty chosen off counted as its none row (it has no row of
 its own). Prints, per selection, how many regularized rows there are, how many chose the penalty
-off, and each row worse than its none row by more than its seeds' standard deviation.
+off, each row worse than its none row by more than its seeds' standard deviation, and the rows
+with one seed (no deviation: not judged).
 """
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+import argparse
+import math
 
 from aebench.console import quiet_libraries
 from aebench.report.collect import collect
@@ -20,9 +23,12 @@ from aebench.tracking import TrackingStore
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--uri", default="sqlite:///mlruns/mlflow.db", help="tracking.uri of the sweep")
+    parser.add_argument("--experiment", default="aebench", help="tracking.experiment of the sweep")
+    args = parser.parse_args()
     quiet_libraries()
-    folder = Path(sys.argv[1] if len(sys.argv) > 1 else ".").resolve()
-    store = TrackingStore.shared(f"sqlite:///{folder / 'mlruns' / 'mlflow.db'}", "aebench")
+    store = TrackingStore.shared(args.uri, args.experiment)
     data = collect(store)
     runs = data.runs[data.runs.get("stage") == "final"]
     print(f"{data.name}: {len(runs)} final runs")
@@ -31,9 +37,12 @@ def main() -> None:
         rows = chosen.groupby(["dataset", "model", "regularizer"])[f"metrics.{metric}"].agg(["mean", "std", "count"])
         off = {(run["dataset"], run["model"], regularizer) for _, run in chosen.iterrows()
                if isinstance(run.get("penalty_off_of"), dict) for regularizer in run["penalty_off_of"].get(name, [])}
-        worse = []
+        worse, unjudged = [], []
         for (dataset, model, regularizer), row in rows.iterrows():
             if regularizer == "none" or (dataset, model, "none") not in rows.index:
+                continue
+            if math.isnan(row["std"]):
+                unjudged.append(f"  {dataset} {model} {regularizer}: {row['count']:.0f} seed, not judged")
                 continue
             plain = rows.loc[(dataset, model, "none")]
             gap = (plain["mean"] - row["mean"]) if higher else (row["mean"] - plain["mean"])
@@ -42,7 +51,7 @@ def main() -> None:
                              f"against none's {plain['mean']:.4f} ({metric})")
         penalties = sum(1 for key in rows.index if key[2] != "none") + len(off)
         print(f"{name} ({metric}): {penalties} penalties, {len(off)} chosen off (their none row stands for them), "
-              f"{len(worse)} worse than none by more than their seeds' standard deviation", *worse, sep="\n")
+              f"{len(worse)} worse than none by more than their seeds' standard deviation", *worse, *unjudged, sep="\n")
 
 
 if __name__ == "__main__":

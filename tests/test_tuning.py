@@ -25,7 +25,9 @@ from aebench.sweep.tuning import (
     final_jobs,
     off_settings,
     plan_trials,
+    proportion_standard_error,
     select,
+    without_standard_error,
 )
 from aebench.tracking import TrackingStore, counted_runs
 
@@ -201,28 +203,38 @@ def test_the_penalty_off_is_chosen_where_no_trial_of_the_penalty_validates_bette
 
 def test_for_features_a_penalty_must_beat_its_penalty_off_by_one_standard_error(tmp_path):
     """The one-standard-error rule: a penalty whose best trial validates 0.01 better than its
-    penalty off on 180 validation images (SE 0.026) is not kept; on 20,000 images (SE 0.0024) it is.
+    penalty off on 180 validation images (SE 0.026) is not kept; on 20,000 images (SE 0.0025) it is.
     Reconstruction has no standard error: there any gain keeps the penalty."""
     plain, strong = "digits deep none", "digits deep l2"
 
-    def chosen_with(samples: float) -> dict:
-        tracking = TrackingStore.shared(f"sqlite:///{tmp_path / f'{samples:.0f}.db'}", "margin")
-        planned = []
-        for combination, index, val_loss, val_probe in ((plain, 0, 0.020, 0.85), (strong, 0, 0.019, 0.86)):
-            key = f"{combination}/{index}"
-            run_id = tracking.start_run(key, {"run_key": key}, {})
-            tracking.log_metrics(run_id, {"val/best_loss": val_loss, "val/probe_accuracy": val_probe,
-                                          "val/probe_samples": samples})
-            tracking.finish_run(run_id, "FINISHED")
-            planned.append(Trial(combination, index, {"trainer.lr": 0.001}, [], key))
-        found = counted_runs(tracking.client.search_runs([tracking.experiment_id]))
-        return select(planned, found, {strong: Fallback(plain, {"regularizer.weight": 0.0}, "l2")})[strong]
+    fallbacks = {strong: Fallback(plain, {"regularizer.weight": 0.0}, "l2")}
 
-    few, many = chosen_with(180), chosen_with(20_000)
+    def chosen_with(samples: float | None, own: float = 0.86, off: float = 0.85) -> dict:
+        tracking = TrackingStore.shared(f"sqlite:///{tmp_path / f'{samples}-{own}.db'}", "margin")
+        planned = []
+        for combination, val_loss, val_probe in ((plain, 0.020, off), (strong, 0.019, own)):
+            key = f"{combination}/0"
+            run_id = tracking.start_run(key, {"run_key": key}, {})
+            n = {} if samples is None else {"val/probe_samples": samples}
+            tracking.log_metrics(run_id, {"val/best_loss": val_loss, "val/probe_accuracy": val_probe, **n})
+            tracking.finish_run(run_id, "FINISHED")
+            planned.append(Trial(combination, 0, {"trainer.lr": 0.001}, [], key))
+        found = counted_runs(tracking.client.search_runs([tracking.experiment_id]))
+        return select(planned, found, fallbacks)
+
+    few, many = chosen_with(180)[strong], chosen_with(20_000)[strong]
     assert few["features"]["trial"] == OFF and few["features"]["value"] == 0.85
+    assert few["features"]["own"]["value"] == 0.86  # the penalty's own best stays in selection.json
+    adjusted = (0.86 * 20_000 + 2) / 20_004  # Agresti & Coull's standard error, written out
     assert many["features"]["trial"] == 0 and many["features"]["standard_error"] == pytest.approx(
-        math.sqrt(0.86 * 0.14 / 20_000))
+        math.sqrt(adjusted * (1 - adjusted) / 20_004))
     assert few["reconstruction"]["trial"] == 0 == many["reconstruction"]["trial"]  # 0.019 < 0.020, no margin
+    # at an accuracy of 1 the error stays above 0: one image of 180 is within it
+    assert chosen_with(180, own=1.0, off=179 / 180)[strong]["features"]["trial"] == OFF
+    # trials from before val/probe_samples was logged: the strict rule, and the selection says so
+    old = chosen_with(None)
+    assert old[strong]["features"]["trial"] == 0 and old[strong]["features"]["standard_error"] is None
+    assert without_standard_error(old, fallbacks) == [strong] and without_standard_error(chosen_with(180), fallbacks) == []
 
 
 GRID = ["+sweep=quick", "sweep.tune.trials=3", "sweep.datasets=[digits]", "sweep.models=[undercomplete]",
@@ -266,13 +278,13 @@ def test_a_killed_tuned_sweep_resumes_without_training_a_trial_twice_and_selects
             return min(own)
         assert chosen["none"][selected_for]["trial"] == best("none")[1]
         # l2 chooses from its 2 trials and its penalty off at none's choice: for reconstruction a tie goes to
-        # its own trial; for features its own trial must be better by one standard error of its accuracy
+        # its own trial; for features its own trial must be better by more than one standard error
         gain = best("none")[0] - best("l2")[0]
         margin = 0.0
         if selected_for in STANDARD_ERROR_SAMPLES:
             accuracy, samples = -best("l2")[0], trial_runs[0].data.metrics[STANDARD_ERROR_SAMPLES[selected_for]]
-            margin = math.sqrt(accuracy * (1 - accuracy) / samples)
-        off = gain < margin if margin > 0 else gain < 0
+            margin = proportion_standard_error(accuracy, samples)
+        off = gain <= margin if margin > 0 else gain < 0
         assert chosen["l2"][selected_for]["trial"] == (OFF if off else best("l2")[1])
         for regularizer in ("none", "l2"):
             values = chosen[regularizer][selected_for]["values"]
@@ -292,7 +304,7 @@ def test_a_killed_tuned_sweep_resumes_without_training_a_trial_twice_and_selects
     assert "## digits, tuned for reconstruction" in report and "## digits, tuned for features" in report
     assert "3 trials per dataset x model x regularizer" in report and "selected hyperparameters" in report
     assert "The penalty off is a candidate: 1 regularized combinations had N - 1 trials" in report
-    assert "one standard error of its accuracy, sqrt(p (1 - p) / n)" in report and "by that margin" in report
+    assert "one standard error of its accuracy" in report and "by that margin" in report
 
     again = aebench(tmp_path, *GRID)
     assert again.returncode == 0, again.stderr

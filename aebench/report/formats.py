@@ -69,6 +69,10 @@ def tuning_text(data: ReportData, board: Leaderboard) -> str:
                "(\"chosen with the penalty off\") is one where no trial of the penalty validated better than the "
                f"penalty off{' by that margin' if board.selection in about.get('one_standard_error', []) else ''}; "
                "that row stands for it (with a weight of 0 a run has the losses of the none run)."
+               + (f" The margin was not applied to {len(about['one_standard_error_not_applied'])} combinations, whose "
+                  "trials predate val/probe_samples (sweep.rerun=true trains them again)."
+                  if board.selection in about.get("one_standard_error", [])
+                  and about.get("one_standard_error_not_applied") else "")
                if about.get("penalty_off") else ""))
 
 

@@ -19,6 +19,7 @@ from aebench.sweep.tuning import (
     rows_by_selection,
     select,
     tuned,
+    without_standard_error,
 )
 from aebench.tracking import counted_runs, open_store
 
@@ -58,7 +59,12 @@ def launch_sweep(cfg: DictConfig, launcher: Any) -> list[Any]:
     named_finals = named_final_jobs(cfg, selection)
     finals = [overrides for _, overrides in named_finals]
     final_plan = plan_jobs(cfg, finals, swept=[])[0]
-    log_selection(state, selection, protocol(cfg, spaces, fallbacks), rows_by_selection(final_plan),
+    unmeasured = without_standard_error(selection, fallbacks)
+    if unmeasured:
+        print(f"[sweep {cfg.sweep.name}] {len(unmeasured)} combinations chose from trials without val/probe_samples "
+              "(trained before aebench logged it): the one-standard-error rule for features was not applied to them; "
+              "sweep.rerun=true trains the trials again", flush=True)
+    log_selection(state, selection, protocol(cfg, spaces, fallbacks, unmeasured), rows_by_selection(final_plan),
                   penalty_off_rows(selection, named_finals, final_plan))
     pending = [job for job in final_plan
                if job.skip_reason is None and (cfg.sweep.rerun or not state.has_finished(job.run_key))]

@@ -16,7 +16,7 @@ budget for every combination, then the chosen configurations trained over the sw
    score). So every combination chooses from N candidates (N - 1 where every trial of its
    ``none`` failed), and tuning can always fall back to no penalty: a regularized row is never
    chosen over a configuration that validates better without it. For features, a penalty must
-   validate better than its penalty off by at least one standard error of its accuracy
+   validate better than its penalty off by more than one standard error of its accuracy
    (``STANDARD_ERROR_SAMPLES``: the one-standard-error rule), not by one or two images.
 3. Final runs: each selected configuration with every seed of ``sweep.seeds`` (once, where both
    selections chose the same trial), tagged ``sweep.stage=final`` and ``sweep.selected_for``;
@@ -48,10 +48,13 @@ SELECTIONS = {  # name: (validation metric, higher is better)
 }
 # Selections whose metric is a proportion over n validation samples, by the metric that holds n: a
 # penalty is kept over its penalty off only where it validates better by more than one standard
-# error of its score, sqrt(p (1 - p) / n) (the one-standard-error rule: Breiman, Friedman, Olshen &
-# Stone 1984, section 3.4.3; Hastie, Tibshirani & Friedman 2009, section 7.10). Without it, the
-# penalty was kept for an advantage of one or two of 180 validation images on its trial seed, which
-# did not hold over the reported seeds (BENCHMARKS.md). Where n is not logged the margin is 0.
+# error of its score (the one-standard-error rule: the simpler candidate wins within one standard
+# error of the best; Breiman, Friedman, Olshen & Stone 1984, section 3.4.3; Hastie, Tibshirani &
+# Friedman 2009, section 7.10). The error is Agresti & Coull's (1998), sqrt(p~ (1 - p~) / (n + 4))
+# with p~ = (p n + 2) / (n + 4), which stays above 0 at an accuracy of 1. Without the rule a penalty
+# was kept for an advantage of one or two of 180 validation images on its trial seed, which did not
+# always hold over the reported seeds (BENCHMARKS.md). Trials from before aebench logged n (an older
+# store) have no error: the selection then says so (``standard_error: None``) and keeps the strict rule.
 STANDARD_ERROR_SAMPLES = {"features": "val/probe_samples"}
 SELECTION_ARTIFACT = "selection.json"
 OFF = "off"  # a selection's trial where it chose the penalty off (aebench.sweep.search.off_values)
@@ -177,20 +180,30 @@ def _better(score: float, best: dict[str, Any] | None, higher: bool) -> bool:
     return best is None or (score > best["value"] if higher else score < best["value"])
 
 
-def _margin(run: Run, name: str, score: float) -> dict[str, float]:
-    """``{"standard_error": ...}`` of a trial's score where its selection has one (``STANDARD_ERROR_SAMPLES``)."""
-    samples = _score(run, STANDARD_ERROR_SAMPLES[name]) if name in STANDARD_ERROR_SAMPLES else None
-    return {} if not samples else {"standard_error": math.sqrt(max(score * (1 - score), 0.0) / samples)}
+def proportion_standard_error(accuracy: float, samples: float) -> float:
+    """Agresti & Coull's (1998) standard error of a proportion over ``samples``: sqrt(p~ (1 - p~) / (n + 4)),
+    p~ = (p n + 2) / (n + 4)."""
+    adjusted = (accuracy * samples + 2) / (samples + 4)
+    return math.sqrt(adjusted * (1 - adjusted) / (samples + 4))
+
+
+def _standard_error(run: Run, name: str, score: float) -> dict[str, float | None]:
+    """``{"standard_error": ...}`` of a trial's score where its selection has one (``STANDARD_ERROR_SAMPLES``);
+    None where the run did not log its n (trained before aebench logged it)."""
+    if name not in STANDARD_ERROR_SAMPLES:
+        return {}
+    samples = _score(run, STANDARD_ERROR_SAMPLES[name])
+    return {"standard_error": proportion_standard_error(score, samples) if samples else None}
 
 
 def _off_chosen(off: dict[str, Any], own: dict[str, Any] | None, higher: bool) -> bool:
-    """The penalty off wins unless the penalty's own best trial validates better by at least its
+    """The penalty off wins unless the penalty's own best trial validates better by more than its
     standard error (where it has one), else strictly better (a tie keeps the penalty's trial)."""
     if own is None:
         return True
-    margin = own.get("standard_error", 0.0)
+    margin = own.get("standard_error") or 0.0
     gain = own["value"] - off["value"] if higher else off["value"] - own["value"]
-    return gain < margin if margin > 0 else gain < 0
+    return gain <= margin if margin > 0 else gain < 0
 
 
 def select(planned: list[Trial], runs: dict[str, Run],
@@ -201,7 +214,8 @@ def select(planned: list[Trial], runs: dict[str, Run],
     ``regularizer=none`` combination is its last candidate: chosen (trial ``off``, the penalty's
     off values with that choice's values) where it validates strictly better than every trial of
     its own (a tie keeps the combination's own trial), or, for a selection with a standard error
-    (``STANDARD_ERROR_SAMPLES``), where no trial of its own is better by at least that error."""
+    (``STANDARD_ERROR_SAMPLES``), where no trial of its own is better by more than that error. The
+    penalty's own best trial stays in the entry (``own``) when the penalty off is chosen."""
     chosen: dict[str, dict[str, Any]] = {}
     for trial in planned:
         entry = chosen.setdefault(trial.combination, {"trials_finished": 0})
@@ -213,7 +227,7 @@ def select(planned: list[Trial], runs: dict[str, Run],
                 continue
             if _better(score, entry.get(name), higher):
                 entry[name] = {"trial": trial.index, "values": trial.values, "value": score, "metric": metric,
-                               "overrides": trial.overrides, **_margin(run, name, score)}
+                               "overrides": trial.overrides, **_standard_error(run, name, score)}
     ran = {trial.combination for trial in planned if runs.get(trial.run_key) is not None}
     for combination, fallback in (fallbacks or {}).items():
         if combination not in ran:  # refused by the rules before any trial ran: nothing to fall back from
@@ -221,10 +235,11 @@ def select(planned: list[Trial], runs: dict[str, Run],
         plain, entry = chosen.get(fallback.plain, {}), chosen[combination]
         for name, (_, higher) in SELECTIONS.items():
             if name in plain and _off_chosen(plain[name], entry.get(name), higher):
+                own = {key: value for key, value in entry.get(name, {}).items() if key != "overrides"}
                 entry[name] = {"trial": OFF, "values": {**plain[name]["values"], **fallback.values},
                                "value": plain[name]["value"], "metric": plain[name]["metric"],
                                "off_of": {"combination": fallback.plain, "trial": plain[name]["trial"],
-                                          "regularizer": fallback.label}}
+                                          "regularizer": fallback.label}, **({"own": own} if own else {})}
     return chosen
 
 
@@ -277,13 +292,30 @@ def penalty_off_rows(selection: dict[str, dict[str, Any]], named_finals: list[tu
     return rows
 
 
-ONE_STANDARD_ERROR = ("validation split; a penalty is kept over its penalty off only where it is better by at least "
-                      "one standard error of its accuracy, sqrt(p (1 - p) / n) over the n validation samples: the "
+ONE_STANDARD_ERROR = ("validation split; a penalty is kept over its penalty off only where it is better by more than "
+                      "one standard error of its accuracy over the n validation samples (Agresti and Coull's): the "
                       "one-standard-error rule")
 
 
-def protocol(cfg: DictConfig, spaces: dict[str, list[Dimension]], fallbacks: dict[str, Fallback]) -> dict[str, Any]:
-    """How the rows were chosen, for the report."""
+def without_standard_error(selection: dict[str, dict[str, Any]], fallbacks: dict[str, Fallback]) -> list[str]:
+    """The regularized combinations (those with a penalty off) whose choice had no standard error where
+    its selection has one: trials from before aebench logged their n, to which the one-standard-error
+    rule was not applied."""
+    missing = []
+    for combination, entry in selection.items():
+        if combination not in fallbacks:
+            continue
+        choices = [entry[name] for name in STANDARD_ERROR_SAMPLES if name in entry]
+        if any("standard_error" in c and c["standard_error"] is None or c.get("own", {}).get("standard_error", 0) is None
+               for c in choices):
+            missing.append(combination)
+    return missing
+
+
+def protocol(cfg: DictConfig, spaces: dict[str, list[Dimension]], fallbacks: dict[str, Fallback],
+             unmeasured: Sequence[str] = ()) -> dict[str, Any]:
+    """How the rows were chosen, for the report; ``unmeasured``: the combinations the one-standard-error
+    rule could not be applied to (``without_standard_error``)."""
     return {"trials": int(cfg.sweep.tune.trials), "trial_seed": int(cfg.sweep.tune.seed),
             "penalty_off": (f"{len(fallbacks)} regularized combinations had N - 1 trials of their own and, as their "
                             "Nth candidate, their penalty off (weight 0, no noise) at the configuration chosen for "
@@ -291,6 +323,7 @@ def protocol(cfg: DictConfig, spaces: dict[str, list[Dimension]], fallbacks: dic
             "seeds": int(cfg.sweep.seeds),
             "sampler": "scrambled Halton sequence (scipy.stats.qmc), the same points for every combination",
             "one_standard_error": sorted(STANDARD_ERROR_SAMPLES) if fallbacks else [],
+            "one_standard_error_not_applied": list(unmeasured),
             "selections": {name: f"{'highest' if higher else 'lowest'} {metric} of the trials ("
                            + (ONE_STANDARD_ERROR if name in STANDARD_ERROR_SAMPLES and fallbacks else "validation split")
                            + ")" for name, (metric, higher) in SELECTIONS.items()},
