@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import logging
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import warnings
@@ -110,3 +112,13 @@ def timed_fit(*overrides: str, tracked: bool = False) -> tuple[float, float]:
 def temporary_store_uri() -> str:
     """A new SQLite store in a temporary folder, for tracked fits."""
     return f"sqlite:///{tempfile.mkdtemp(prefix='aebench-bench-')}/mlflow.db"
+
+
+def python_seconds(arguments: list[str], folder: str) -> float:
+    """Wall seconds of ``python <arguments>`` in a fresh process run in ``folder`` (its imports included);
+    the process's error output ends the benchmark where it fails."""
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, *arguments], cwd=folder, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(done.stderr)
+    return time.perf_counter() - started

@@ -18,11 +18,13 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from datetime import date
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import python_seconds  # noqa: E402
 
 IMPORTS = {
     "import torch": "import torch",
@@ -35,14 +37,6 @@ RUN = ["-m", "aebench", "trainer.progress_bar=false"]
 RUN_WITHOUT_ARTIFACTS = [*RUN, "tracking.log_model=false", "tracking.log_images=false"]
 
 
-def seconds(arguments: list[str], folder: str) -> float:
-    started = time.perf_counter()
-    done = subprocess.run([sys.executable, *arguments], cwd=folder, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemExit(done.stderr)
-    return time.perf_counter() - started
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -52,10 +46,10 @@ def main() -> None:
     steps["the same, tracking.log_model=false tracking.log_images=false"] = RUN_WITHOUT_ARTIFACTS
     timings: dict[str, list[float]] = {name: [] for name in steps}
     with tempfile.TemporaryDirectory() as folder:
-        seconds(RUN, folder)  # the store exists before any timed run, as in a user's folder after the first
+        python_seconds(RUN, folder)  # the store exists before any timed run, as in a user's folder after the first
         for _ in range(args.rounds):
             for name, arguments in steps.items():
-                timings[name].append(seconds(arguments, folder))
+                timings[name].append(python_seconds(arguments, folder))
     print(f"{date.today()}, CPU, {os.cpu_count()} cores, {args.rounds} rounds, median wall seconds\n")
     print("| step | seconds | each round |\n|---|---:|---|")
     for name, values in timings.items():

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -22,7 +21,7 @@ from datetime import date
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import config, quiet  # noqa: E402
+from _common import config, python_seconds, quiet  # noqa: E402
 
 QUICK_SWEEP = ["+sweep=quick", "trainer.max_epochs=20"]
 
@@ -41,12 +40,9 @@ def fixed_cost(runs: int, folder: Path) -> float:
 
 
 def wall_time(arguments: list[str]) -> float:
+    """Wall seconds of ``python -m aebench <arguments>`` in a fresh folder."""
     with tempfile.TemporaryDirectory() as folder:
-        started = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", "aebench", *arguments], cwd=folder, capture_output=True, text=True)
-        if done.returncode != 0:
-            raise SystemExit(done.stderr)
-        return time.perf_counter() - started
+        return python_seconds(["-m", "aebench", *arguments], folder)
 
 
 def main() -> None:

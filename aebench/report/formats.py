@@ -60,6 +60,7 @@ def tuning_text(data: ReportData, board: Leaderboard) -> str:
     about = data.tuning
     if about is None or board.selection is None:
         return ""
+    margin = board.selection in about.get("one_standard_error", [])  # the one-standard-error rule applied
     return (f"Tuned for {board.selection}: {about['trials']} trials per dataset x model x regularizer, the same "
             f"budget for each, drawn by a {about['sampler']} (trial seed {about['trial_seed']}) from: "
             f"{'; '.join(about['search_spaces'])}. Selected by the "
@@ -67,12 +68,11 @@ def tuning_text(data: ReportData, board: Leaderboard) -> str:
             f"configuration is trained with {about['seeds']} seeds (n), which give the numbers shown."
             + (f" The penalty off is a candidate: {about['penalty_off']}. A regularizer named in a none row "
                "(\"chosen with the penalty off\") is one where no trial of the penalty validated better than the "
-               f"penalty off{' by that margin' if board.selection in about.get('one_standard_error', []) else ''}; "
+               f"penalty off{' by that margin' if margin else ''}; "
                "that row stands for it (with a weight of 0 a run has the losses of the none run)."
                + (f" The margin was not applied to {len(about['one_standard_error_not_applied'])} combinations, whose "
                   "trials predate val/probe_samples (sweep.rerun=true trains them again)."
-                  if board.selection in about.get("one_standard_error", [])
-                  and about.get("one_standard_error_not_applied") else "")
+                  if margin and about.get("one_standard_error_not_applied") else "")
                if about.get("penalty_off") else ""))
 
 

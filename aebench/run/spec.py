@@ -185,7 +185,8 @@ class RunSpec:
         config = resolved(cfg)
         tracking = config["tracking"]
         return cls(seed=validate_seed(config["seed"]), dataset=DatasetSpec.of(config["dataset"]),
-                   model=PluginSpec.of(config["model"], skip=MODEL_TRAINING_KEYS), regularizer=RegularizerSpec.of(config["regularizer"]),
+                   model=PluginSpec.of(config["model"], skip=MODEL_TRAINING_KEYS),
+                   regularizer=RegularizerSpec.of(config["regularizer"]),
                    task=PluginSpec.of(config["task"], default="reconstruct"), trainer=TrainerSpec.of(config["trainer"]),
                    metrics=metric_options(config["metrics"]),
                    tracking=TrackingSpec(tracking["uri"], tracking["experiment"], bool(tracking["log_model"]),

@@ -301,15 +301,11 @@ def without_standard_error(selection: dict[str, dict[str, Any]], fallbacks: dict
     """The regularized combinations (those with a penalty off) whose choice had no standard error where
     its selection has one: trials from before aebench logged their n, to which the one-standard-error
     rule was not applied."""
-    missing = []
-    for combination, entry in selection.items():
-        if combination not in fallbacks:
-            continue
-        choices = [entry[name] for name in STANDARD_ERROR_SAMPLES if name in entry]
-        if any("standard_error" in c and c["standard_error"] is None or c.get("own", {}).get("standard_error", 0) is None
-               for c in choices):
-            missing.append(combination)
-    return missing
+    def unmeasured(choice: dict[str, Any]) -> bool:  # the penalty's own best trial: the choice, or kept under "own"
+        return choice.get("own", choice).get("standard_error", 0.0) is None
+
+    return [combination for combination, entry in selection.items() if combination in fallbacks
+            and any(unmeasured(entry[name]) for name in STANDARD_ERROR_SAMPLES if name in entry)]
 
 
 def protocol(cfg: DictConfig, spaces: dict[str, list[Dimension]], fallbacks: dict[str, Fallback],
