@@ -43,7 +43,8 @@ class StepTimer(L.Callback):
 
 def fit_seconds(cfg, tracked: bool = False) -> float:
     """Wall seconds of one Lightning fit through aebench's path: ``plan_run`` for one seed, the
-    vectorised ``aebench.fast.SeedEnsemble`` for a seed list (each seed initialised as its own run would be).
+    vectorised ``aebench.fast.SeedEnsemble`` for a seed list or a list of configs (members: trials),
+    each member initialised as its own run would be.
 
     ``tracked``: the fit with an MLflow run per seed in the config's store (``tracking.uri``),
     aebench's logger on each (``tracking.flush_seconds`` as configured), and every epoch written to
@@ -53,10 +54,12 @@ def fit_seconds(cfg, tracked: bool = False) -> float:
     from aebench.fast.seeds import SeedDataModule, SeedEnsemble
     from aebench.run.plan import build_trainer, seed_config
 
-    if OmegaConf.is_list(cfg.seed):
-        seeds = list(cfg.seed)
-        plans = [plan_run(seed_config(cfg, seed)) for seed in seeds]
-        module = SeedEnsemble([plan.model for plan in plans], seeds)
+    if isinstance(cfg, list) or OmegaConf.is_list(cfg.seed):  # members (trials), or a seed list
+        plans = [plan_run(member) for member in cfg] if isinstance(cfg, list) else \
+            [plan_run(seed_config(cfg, seed)) for seed in cfg.seed]
+        seeds = [plan.spec.seed for plan in plans]
+        cfg = plans[0].spec
+        module = SeedEnsemble([plan.model for plan in plans], seeds, patience=cfg.trainer.patience)
         datamodule = SeedDataModule(plans[0].datamodule, seeds, cfg.trainer.steps_per_call)
         trainer = build_trainer(plans[0].spec, select=False)
     else:

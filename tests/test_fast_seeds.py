@@ -89,7 +89,7 @@ def test_seed_list_trains_one_run_per_seed_as_if_alone(make_config, client):
     assert [r.status for r in results] == ["FINISHED"] * 3 and len({r.run_id for r in results}) == 3
     for seed, result in zip((0, 1, 2), results):
         run = client.get_run(result.run_id)
-        assert run.data.tags["seed"] == str(seed) and run.data.tags["aebench.vectorized_seeds"] == "3"
+        assert run.data.tags["seed"] == str(seed) and run.data.tags["aebench.vectorized_members"] == "3"
         assert run.data.params["seed"] == str(seed)
         assert [m.step for m in client.get_metric_history(result.run_id, "val/loss")] == [0, 1, 2, 3]
         alone = train(make_config(f"seed={seed}", "trainer.max_epochs=4"))  # same init, same batches
@@ -169,3 +169,57 @@ def test_vectorised_members_that_draw_random_inputs_have_keys_of_their_own(make_
     alone, member = run_key(seed_config(cfg, 0)), member_key(seed_config(cfg, 0), [0, 1])
     assert (member != alone) == random_inputs
     assert (member_key(seed_config(cfg, 0), [0, 2]) != member) == random_inputs  # depends on the list's other seeds
+
+
+@pytest.mark.parametrize("model, regularizer", [("undercomplete", "l2"), ("overcomplete", "sparse_l1"),
+                                                ("conv", "sparse_kl")])
+def test_trials_that_differ_in_learning_rate_and_weight_train_together_as_if_alone(make_config, client, model,
+                                                                                   regularizer):
+    """Members with their own learning rates and penalty weights (a tuned sweep's trials) are each the run
+    trained alone, up to float rounding: the batched products (fully connected) and vmap (conv)."""
+    from aebench.run.train import train_members
+
+    settings = [("1e-2", "1e-3"), ("3e-3", "3e-2"), ("2e-2", "1e-4")]
+    configs = [make_config(f"model={model}", f"regularizer={regularizer}", f"trainer.lr={lr}",
+                           f"regularizer.weight={weight}", "seed=5", "trainer.max_epochs=4", "trainer.patience=null")
+               for lr, weight in settings]
+    results = train_members(configs)
+    assert [r.status for r in results] == ["FINISHED"] * 3
+    name = f"train/penalty/{regularizer}"
+    for config, result in zip(configs, results):
+        alone = train(config)
+        assert client.get_run(result.run_id).data.tags["aebench.vectorized_members"] == "3"
+        assert result.metrics["test/mse"] == pytest.approx(alone.metrics["test/mse"], rel=2e-3)
+        together = [m.value for m in client.get_metric_history(result.run_id, name)]
+        own = [m.value for m in client.get_metric_history(alone.run_id, name)]
+        assert together == pytest.approx(own, rel=2e-3)
+    assert len({round(r.metrics["test/mse"], 6) for r in results}) == 3
+
+
+def test_a_member_that_stops_is_retired_and_the_others_train_on(make_config, client):
+    """Early stopping per member: a member whose val/loss stops improving leaves the vectorised model (its
+    run ends at its own epoch, with its best weights), while the others train on as they would alone."""
+    from aebench.run.train import train_members
+
+    lrs = ["3e-2", "1e-1"]  # alone, 3e-2 trains all 25 epochs (its plateau schedule halving it), 1e-1 stops after 10
+    configs = [make_config(f"trainer.lr={lr}", "seed=2", "trainer.max_epochs=25", "trainer.patience=4",
+                           "trainer.lr_schedule=plateau") for lr in lrs]
+    results = train_members(configs)
+    epochs = [int(r.metrics["train/epochs_trained"]) for r in results]
+    for config, result, trained in zip(configs, results, epochs):
+        alone = train(config)
+        assert trained == int(alone.metrics["train/epochs_trained"])
+        assert len(client.get_metric_history(result.run_id, "val/loss")) == trained
+        assert result.metrics["val/best_loss"] == pytest.approx(alone.metrics["val/best_loss"], rel=1e-3)
+        assert result.metrics["test/mse"] == pytest.approx(alone.metrics["test/mse"], rel=1e-3)
+    assert min(epochs) < max(epochs)  # one was retired while the other trained on
+
+
+def test_members_that_differ_in_more_than_seed_lr_and_weight_are_refused(make_config):
+    from aebench.run.train import train_members
+
+    with pytest.raises(ConfigError, match="differ only in seed, trainer.lr, regularizer.weight"):
+        train_members([make_config("model=deep"), make_config("model=deep", "model.hidden_dims=[32]")])
+    with pytest.raises(ConfigError, match="regularizer.weight"):
+        train_members([make_config("regularizer=l2", "regularizer.weight=0"),
+                       make_config("regularizer=l2", "regularizer.weight=1e-3")])

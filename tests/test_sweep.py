@@ -176,7 +176,7 @@ def test_vectorised_seeds_in_a_sweep_are_the_same_runs(tmp_path):
     children = runs(tmp_path)
     assert len(children) == 8 and all(r.info.status == "FINISHED" for r in children)
     vectorised = {(r.data.tags["model"], r.data.tags["regularizer"]) for r in children
-                  if r.data.tags.get("aebench.vectorized_seeds") == "2"}
+                  if r.data.tags.get("aebench.vectorized_members") == "2"}
     assert vectorised == {("undercomplete", "none"), ("undercomplete", "contractive"), ("conv", "none")}
     again = aebench(tmp_path, *grid)  # one job per seed now: the same runs, so nothing to train
     assert again.returncode == 0 and "0 to train, 8 already finished" in again.stdout

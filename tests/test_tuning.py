@@ -23,10 +23,12 @@ from aebench.sweep.tuning import (
     Fallback,
     Trial,
     final_jobs,
+    member_configs,
     off_settings,
     plan_trials,
     proportion_standard_error,
     select,
+    trial_jobs,
     without_standard_error,
 )
 from aebench.tracking import TrackingStore, counted_runs
@@ -154,6 +156,37 @@ def test_a_regularized_combination_has_n_minus_1_trials_and_its_penalty_off_as_n
     assert len(alone) == 4 and none_left == {}
 
 
+def test_trials_that_differ_in_lr_and_weight_are_one_job_and_each_member_is_its_trial():
+    """``sweep.tune.vectorize``: a combination whose trials differ only in learning rate and penalty weight is
+    one job (``+sweep.members``); each member's config is its trial's own, with its run key and values, so
+    caching, resuming and selection see the same trials; other combinations keep one job a trial."""
+    from aebench.sweep.job import tuning_tags
+    from aebench.sweep.plan import job_configs
+
+    swept = ["+sweep=quick", "sweep.tune.trials=4", "sweep.datasets=[digits]", "sweep.models=[undercomplete]",
+             "sweep.regularizers=[none,l2,denoising]"]
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        cfg = compose("config", overrides=swept, return_hydra_config=True)
+        planned, spaces, _ = plan_trials(cfg)
+        jobs = trial_jobs(cfg, planned, spaces)
+        grouped = [job for job in jobs if any(o.startswith("+sweep.members=") for o in job)]
+        assert len(planned) == 4 + 3 + 3 and len(jobs) == 2 + 3 and len(grouped) == 2
+        assert [job for job in jobs if job not in grouped] == [t.overrides for t in planned
+                                                              if "regularizer=denoising" in t.combination]
+        for job, job_cfg in zip(grouped, job_configs(cfg, grouped)):
+            regularizer = next(o for o in job if o.startswith("regularizer="))
+            trials_of = [t for t in planned if regularizer in t.combination.split()]
+            members = member_configs(job_cfg)
+            assert len(members) == len(trials_of) in (3, 4)
+            for member, trial in zip(members, trials_of):
+                assert run_key(member) == trial.run_key
+                tags = tuning_tags(member)
+                assert tags["sweep.stage"] == "trial" and tags["sweep.trial"] == str(trial.index)
+                assert all(OmegaConf.select(member, key) == value for key, value in trial.values.items())
+        one_each = compose("config", overrides=swept + ["sweep.tune.vectorize=false"], return_hydra_config=True)
+        assert trial_jobs(one_each, planned, spaces) == [t.overrides for t in planned]
+
+
 def test_a_regularizer_setting_on_the_command_line_keeps_the_penalty_off_candidate():
     """A setting of the regularizer on the command line is in every job's overrides, the
     ``regularizer=none`` jobs' too; the penalty off must still fall back to those (it was silently
@@ -263,6 +296,8 @@ def test_a_killed_tuned_sweep_resumes_without_training_a_trial_twice_and_selects
     trial_runs = [r for r in finished if r.data.tags.get("sweep.stage") == "trial"]
     final_runs = [r for r in finished if r.data.tags.get("sweep.stage") == "final"]
     assert len(trial_runs) == 5 and all(r.data.tags["seed"] == "1000" for r in trial_runs)
+    # sweep.tune.vectorize (the default): each combination's trials trained together, each its own run
+    assert all(int(r.data.tags["aebench.vectorized_members"]) >= 1 for r in trial_runs)
     assert {r.data.tags["seed"] for r in final_runs} == {"0", "1"}
 
     (parent,) = runs(tmp_path, "sweep")

@@ -49,13 +49,16 @@ class SeedStepLoss(NamedTuple):
         each penalty."""
         return [seed_means(self.values.detach()), *self.penalties]
 
-    def roots(self) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    def roots(self, scales: torch.Tensor | None = None) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """(tensors, their gradients): backward from these is backward from the sum over seeds of every term.
         Each value's gradient is 1/n, n the values of one seed, so the reduction to per-seed means (a sum, a
-        division, a sum over seeds: three more nodes each way, about 30 us a step) stays out of the graph."""
+        division, a sum over seeds: three more nodes each way, about 30 us a step) stays out of the graph.
+        ``scales`` (K, penalties): each member's penalty gradient, where members weigh their penalties apart."""
         values = self.values
         mean_gradient = values.new_full((1,) * values.ndim, 1 / math.prod(values.shape[1:])).expand_as(values)
-        return [values, *self.penalties], [mean_gradient, *(p.new_ones(()).expand_as(p) for p in self.penalties)]
+        penalties = [p.new_ones(()).expand_as(p) if scales is None else scales[:, j].to(p.dtype)
+                     for j, p in enumerate(self.penalties)]
+        return [values, *self.penalties], [mean_gradient, *penalties]
 
 
 class SeedBatchedAutoencoder:

@@ -1,6 +1,7 @@
-"""Several seeds of one combination trained together as one vectorised model.
+"""Several members of one combination trained together as one vectorised model: seeds, or the
+trials of a tuned sweep, which differ in learning rate and penalty weight.
 
-The K autoencoders (one per seed, each initialised as its own run would be) have their
+The K autoencoders (one per member, each initialised as its own run would be) have their
 parameters stacked along a new first axis (``torch.func.stack_module_state``); one step runs
 all of them at once, each on its own shuffled mini-batch: fully connected models as batched
 matrix products (``aebench.fast.seed_batched``), the others with ``torch.func.vmap`` over
@@ -8,6 +9,13 @@ matrix products (``aebench.fast.seed_batched``), the others with ``torch.func.vm
 k's parameters is seed k's own gradient, and Adam acts elementwise. Random corruption draws
 differ between seeds (``randomness="different"``), so a seed's numbers are its own, though not
 bit for bit those of a run trained alone.
+
+Members may differ in Adam's learning rate (each member's update is scaled to its own: Adam's step
+is proportional to its learning rate) and in the weight of a penalty that is its weight times a
+term independent of it (``Regularizer.weight_scales_penalty``: the gradient of member k's penalty
+term is scaled by w_k / w_0). A member that stops improving (early stopping) is retired: its rows
+leave the stacked parameters, Adam's moments and the shuffled batches, so the others train on
+without it, as a run alone would stop.
 """
 from __future__ import annotations
 
@@ -60,6 +68,10 @@ class SeedBatches:
     def __len__(self) -> int:
         return -(-(-(-self.data.shape[0] // self.batch_size)) // self.group)
 
+    def retain(self, rows: list[int]) -> None:
+        """Keep only these rows' generators: each kept member goes on with its own order."""
+        self.generators = [self.generators[row] for row in rows]
+
     def __iter__(self):
         (count, *shape), size = self.data.shape, self.batch_size
         orders = torch.stack([torch.randperm(count, generator=g) for g in self.generators]).to(self.data.device)
@@ -77,18 +89,43 @@ class SeedBatches:
             yield group
 
 
+def penalty_scales(models: Sequence[Autoencoder]) -> torch.Tensor | None:
+    """(K, penalties): each member's penalty weights over the first member's, or None where every
+    member has the first one's weights (seeds). A regularizer whose weights differ must scale its
+    penalty by its weight (``weight_scales_penalty``), and the first member's weight must not be 0."""
+    first = [r for r in models[0].regularizers if r.has_penalty]
+    rows = []
+    for model in models:
+        own = [r for r in model.regularizers if r.has_penalty]
+        row = []
+        for template, regularizer in zip(first, own):
+            if regularizer.weight == template.weight:
+                row.append(1.0)
+                continue
+            if not (regularizer.weight_scales_penalty and template.weight != 0):
+                raise ValueError(f"members of one ensemble differ in the {regularizer.name} weight "
+                                 f"({template.weight} and {regularizer.weight}), which cannot be vectorised")
+            row.append(regularizer.weight / template.weight)
+        rows.append(row)
+    if all(value == 1.0 for row in rows for value in row):
+        return None
+    return torch.tensor(rows, dtype=torch.float32)
+
+
 class SeedEnsemble(ManualStepModule):
-    """K copies of one autoencoder with stacked parameters; ``unstack()`` writes them back."""
+    """K members of one autoencoder (seeds, or trials that differ in learning rate and penalty weight)
+    with stacked parameters; ``unstack()`` writes each member's selected weights back."""
 
     def __init__(self, models: Sequence[Autoencoder], seeds: Sequence[int], patience: int | None = None):
         super().__init__()
         self.models, self.seeds = list(models), list(seeds)
+        self.active = list(range(len(self.models)))  # the members still training, in the order of their rows
         # each seed's best epoch on val/loss and its early stop, as a run alone (aebench.evaluate.selection)
         self.selection = BestEpochs(len(self.seeds), patience)
         self.best: list[dict[str, torch.Tensor]] = [{} for _ in self.seeds]
         # a plateau schedule follows each seed's own val/loss: a learning-rate factor per seed, applied to its update
         self.plateaus = [PlateauFactor() for _ in self.seeds] if models[0].lr_schedule == "plateau" else None
-        self._lr_factors: torch.Tensor | None = None  # (K,), while some seed's factor is below 1
+        self._lr_factors: torch.Tensor | None = None  # (active members,), where some factor is below 1
         params, _ = stack_module_state(self.models)
         self.names = list(params)
         template = self.models[0]
@@ -100,11 +137,34 @@ class SeedEnsemble(ManualStepModule):
             params = {name: self.batched.to_batched(name, value) for name, value in params.items()}
         self.stacked = nn.ParameterList([nn.Parameter(params[name]) for name in self.names])
         self._params = list(self.stacked)
-        self.lr = template.lr
+        # Adam steps at the highest learning rate; each member's update is scaled to its own (a factor <= 1)
+        self.lr = max(model.lr for model in self.models)
+        self.member_lr = [model.lr / self.lr for model in self.models]
+        self.penalty_scales = penalty_scales(self.models)  # (K, penalties) or None
+        self._factors()
         self.train_means = EpochMeans(template.term_names, rows=len(self.seeds))
         self.val_means = EpochMeans(["val/loss"], rows=len(self.seeds))
         self.epoch_loggers: list[list] = [[] for _ in self.seeds]  # each seed's own run
-        self.diverged: dict[int, str] = {}
+        self.diverged: dict[int, str] = {}  # by member index
+
+    def _factors(self) -> None:
+        """The active members' learning-rate factors (``_lr_factors``: None where all are 1) and penalty
+        scales (``_scales``, on the parameters' device: None where all are 1)."""
+        factors = [self.member_lr[m] * (self.plateaus[m].factor if self.plateaus is not None else 1.0)
+                   for m in self.active]
+        device = self.stacked[0].device
+        self._lr_factors = None if all(f == 1.0 for f in factors) else torch.tensor(factors, device=device)
+        if self._lr_factors is not None:  # f_k and 1 - f_k shaped for each parameter, made once, not every step
+            views = [self._lr_factors.view(-1, *([1] * (p.dim() - 1))).to(p.dtype) for p in self.stacked]
+            self._factor_views = (views, [1 - view for view in views])
+        self._scales = None if self.penalty_scales is None else self.penalty_scales[self.active].to(device)
+
+    def _scaled(self, terms: list[torch.Tensor]) -> list[torch.Tensor]:
+        """[(K,) per term] with each penalty (the last terms) times its member's scale."""
+        if self._scales is None:
+            return terms
+        first = len(terms) - self._scales.shape[1]
+        return [*terms[:first], *(term * self._scales[:, j] for j, term in enumerate(terms[first:]))]
 
     def _call(self, module: nn.Module, in_dims: tuple, *tensors: torch.Tensor) -> torch.Tensor:
         def one_seed(params: tuple, *inputs: torch.Tensor) -> torch.Tensor:
@@ -129,94 +189,137 @@ class SeedEnsemble(ManualStepModule):
     def on_train_start(self) -> None:
         super().on_train_start()
         self._params = list(self.stacked)  # the same tensors all along: listed once, not every step
+        self._factors()  # on the parameters' device
 
     def training_step(self, groups: list[torch.Tensor], call_index: int) -> None:
         params = self._params
         for xs in groups:  # xs: (K, B, ...); seeds do not interact: the summed loss gives each its own gradient
             if self.batched is not None:
                 step_loss = self.batched.step_loss(params, xs)
-                self.take_seed_step(*step_loss.roots())
+                self.take_seed_step(*step_loss.roots(self._scales))
                 terms = step_loss.terms()  # [(K,) per term]
             else:
                 stacked = self.vmapped_loss_terms(xs)  # (K, terms): backward from their sum
-                self.take_seed_step([stacked], [stacked.new_ones(()).expand_as(stacked)])
-                terms = stacked.unbind(1)
-            self.train_means.update(terms, weight=xs.shape[1])
+                gradient = stacked.new_ones(()).expand_as(stacked)
+                if self._scales is not None:  # each member's penalties by its scale
+                    gradient = torch.cat([gradient[:, :stacked.shape[1] - self._scales.shape[1]],
+                                          self._scales.to(stacked.dtype)], dim=1)
+                self.take_seed_step([stacked], [gradient])
+                terms = list(stacked.unbind(1))
+            self.train_means.update(self._scaled(terms), weight=xs.shape[1])
 
     def take_seed_step(self, loss, gradients=None) -> None:
-        """``take_step``; where seeds have their own learning rates (a plateau schedule), seed k's update
-        scaled by its factor f_k: Adam's update is proportional to its learning rate, so
-        p_old + f_k (p_new - p_old) is the step Adam takes with f_k times the learning rate."""
+        """``take_step``; where members have their own learning rates (their own, or a plateau schedule),
+        member k's update scaled by its factor f_k: Adam's update is proportional to its learning rate,
+        so f_k p_new + (1 - f_k) p_old is the step Adam takes with f_k times the learning rate."""
         if self._lr_factors is None:
             self.take_step(loss, gradients)
             return
-        before = [p.detach().clone() for p in self._params]
+        with torch.no_grad():
+            before = torch._foreach_mul(self._params, 1.0)
         self.take_step(loss, gradients)
         with torch.no_grad():
-            for param, old in zip(self._params, before):
-                factor = self._lr_factors.view(-1, *([1] * (param.dim() - 1))).to(param.dtype)
-                param.copy_(torch.addcmul(old, factor, param - old))
+            factors, rest = self._factor_views
+            torch._foreach_mul_(self._params, factors)
+            torch._foreach_addcmul_(self._params, before, rest)
 
-    def step_plateaus(self, losses: list[float]) -> None:
-        for plateau, loss in zip(self.plateaus, losses):
-            plateau.step(loss)
-        factors = [plateau.factor for plateau in self.plateaus]
-        self._lr_factors = None if all(f == 1.0 for f in factors) else \
-            torch.tensor(factors, device=self._params[0].device)
+    def step_plateaus(self, losses: dict[int, float]) -> None:
+        """Each active member's plateau schedule, by member index."""
+        for member, loss in losses.items():
+            self.plateaus[member].step(loss)
+        self._factors()
 
     def on_train_epoch_end(self) -> None:
         with torch.no_grad():
             task = self.models[0].task
             for number, x in numbered_batches(self.trainer.datamodule.validation_batches()):
-                inputs = task.test_input(x, number)  # one fixed task input per batch, shared by the seeds
+                inputs = task.test_input(x, number)  # one fixed task input per batch, shared by the members
                 losses = self.batched.validation_loss(self._params, inputs, x) if self.batched is not None \
                     else self._call(self._validation, (None, None), inputs, x)
                 self.val_means.update([losses], weight=x.shape[0])
         train, val = read_together((self.train_means, self.train_means.totals()),
                                    (self.val_means, self.val_means.totals()))  # one host sync
-        empty = [{} for _ in self.seeds]
+        empty = [{} for _ in self.active]
         train, val = train or empty, val or empty
-        for index, seed in enumerate(self.seeds):
-            values = {**train[index], **val[index]}
+        for row, member in enumerate(self.active):
+            values = {**train[row], **val[row]}
             loss = values.get("train/loss")
-            if loss is not None and not math.isfinite(loss) and seed not in self.diverged:
-                self.diverged[seed] = f"TrainingDiverged: train/loss became {loss} in epoch {self.current_epoch}"
-            for logger in self.epoch_loggers[index]:
+            if loss is not None and not math.isfinite(loss) and member not in self.diverged:
+                self.diverged[member] = f"TrainingDiverged: train/loss became {loss} in epoch {self.current_epoch}"
+            for logger in self.epoch_loggers[member]:
                 logger.log_metrics(values, step=self.current_epoch)
         if all("val/loss" in values for values in val):
-            self.select([values["val/loss"] for values in val])
+            losses = {member: values["val/loss"] for member, values in zip(self.active, val)}
+            self.select(losses)
             if self.plateaus is not None:
-                self.step_plateaus([values["val/loss"] for values in val])
+                self.step_plateaus(losses)
+        self.retire([m for m in self.active if self.selection.stopped[m] or m in self.diverged])
         schedule = self.lr_schedulers()
         if schedule is not None:
             schedule.step()  # an epoch schedule, after validation as on the reference path
 
-    def select(self, losses: list[float]) -> None:
-        """Keep each seed's weights of its best epoch so far; stop once every seed has stopped improving."""
-        improved = self.selection.update(self.current_epoch, losses)
-        if any(improved):
-            with torch.no_grad():
-                for name, stacked in zip(self.names, self.stacked):
-                    in_model_layout = self.batched.to_model(name, stacked) if self.batched is not None else stacked
-                    for index in (i for i, better in enumerate(improved) if better):
-                        kept = self.best[index].get(name)
-                        if kept is None:  # the first improvement allocates; later ones copy into it
-                            self.best[index][name] = in_model_layout[index].detach().clone()
-                        else:
-                            kept.copy_(in_model_layout[index])
+    def select(self, losses: dict[int, float]) -> None:
+        """Keep each active member's weights of its best epoch so far (``losses`` by member index); stop
+        once every member has stopped improving."""
+        every = [losses.get(member, math.inf) for member in range(len(self.models))]  # retired ones have stopped
+        improved = self.selection.update(self.current_epoch, every)
+        rows = [(row, member) for row, member in enumerate(self.active) if improved[member]]
+        if rows:
+            self._keep(rows)
         if self.selection.all_stopped:
             self.trainer.should_stop = True
 
+    def _keep(self, rows: list[tuple[int, int]]) -> None:
+        """Copy the current weights of (row, member) pairs as those members' best."""
+        with torch.no_grad():
+            for name, stacked in zip(self.names, self.stacked):
+                in_model_layout = self.batched.to_model(name, stacked) if self.batched is not None else stacked
+                for row, member in rows:
+                    kept = self.best[member].get(name)
+                    if kept is None:  # the first improvement allocates; later ones copy into it
+                        self.best[member][name] = in_model_layout[row].detach().clone()
+                    else:
+                        kept.copy_(in_model_layout[row])
+
+    def retire(self, members: list[int]) -> None:
+        """Take stopped (or diverged) members out of the stacked parameters, Adam's state and the batches,
+        while others train on; a member that never improved keeps its last weights."""
+        if not members or len(members) == len(self.active) and self.selection.all_stopped:
+            return  # none stopped, or the fit ends now with every member in place
+        self._keep([(self.active.index(m), m) for m in members if not self.best[m]])
+        for member in members:
+            self.selection.stopped[member] = True  # a diverged member trains no further either
+        keep = [row for row, member in enumerate(self.active) if member not in members]
+        if not keep:
+            self.trainer.should_stop = True
+            return
+        self.active = [self.active[row] for row in keep]
+        optimizer = self.optimizers()
+        optimizer = getattr(optimizer, "optimizer", optimizer)
+        with torch.no_grad():
+            index = torch.tensor(keep, device=self.stacked[0].device)
+            for param in self._params:
+                param.data = param.data.index_select(0, index)
+                param.grad = None
+                for name, value in optimizer.state.get(param, {}).items():
+                    if torch.is_tensor(value) and value.dim() > 0 and name != "step":
+                        optimizer.state[param][name] = value.index_select(0, index)
+        self.train_means.rows = self.val_means.rows = len(self.active)
+        self.trainer.datamodule.retain(keep)
+        self._factors()
+
     def unstack(self) -> list[Autoencoder]:
-        """Each seed's selected parameters (those of its best epoch on val/loss, else the last) written
+        """Each member's selected parameters (those of its best epoch on val/loss, else the last) written
         back into the K autoencoders."""
         with torch.no_grad():
-            for index, model in enumerate(self.models):
+            for member, model in enumerate(self.models):
                 own = dict(model.named_parameters())
                 for name, stacked in zip(self.names, self.stacked):
                     if self.batched is not None:
                         stacked = self.batched.to_model(name, stacked)
-                    chosen = self.best[index].get(name, stacked[index])
+                    chosen = self.best[member].get(name)
+                    if chosen is None:  # an active member that never improved: its last weights
+                        chosen = stacked[self.active.index(member)]
                     own[name].copy_(chosen.to(own[name].device))
         return self.models
 
@@ -233,7 +336,12 @@ class SeedDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> SeedBatches:
         data = self.inner.resident("train", self.trainer.strategy.root_device)
-        return SeedBatches(data, self.inner.batch_size, self.seeds, self.steps_per_call)
+        self.batches = SeedBatches(data, self.inner.batch_size, self.seeds, self.steps_per_call)
+        return self.batches
+
+    def retain(self, rows: list[int]) -> None:
+        """Serve only these rows' members from the next epoch on (the others were retired)."""
+        self.batches.retain(rows)
 
     def validation_batches(self) -> TensorBatches:
         """The inner datamodule's, on this trainer's device (where the val split stays between epochs)."""

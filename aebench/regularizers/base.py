@@ -28,6 +28,9 @@ class Regularizer:
 
     name: str = "regularizer"
     has_penalty: bool = True
+    # the penalty is ``self.weight`` times a term that does not depend on it: trials that differ only in
+    # the weight can train together, each member's penalty scaled (``aebench.fast.seeds``)
+    weight_scales_penalty: bool = False
 
     def needs(self) -> tuple[Need, ...]:
         """What it needs of the model and the data (``aebench.needs``): checked by the rule table
@@ -41,6 +44,11 @@ class Regularizer:
     @property
     def needs_input_grad(self) -> bool:
         """The penalty differentiates the code with respect to the inputs."""
+        return False
+
+    @property
+    def draws_at_random(self) -> bool:
+        """The penalty draws random numbers (a stochastic estimate): a run's draws depend on how it is trained."""
         return False
 
     def corrupt(self, x: torch.Tensor) -> torch.Tensor:

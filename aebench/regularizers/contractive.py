@@ -24,6 +24,7 @@ AUTO_PROJECTIONS = 1  # random projections of the estimate ``auto`` takes for en
 
 @register_regularizer
 class Contractive(Regularizer):
+    weight_scales_penalty = True  # weight * (a term without it)
     name = "contractive"
 
     def __init__(self, weight: float = 0.01, projections: int | str | None = AUTO):
@@ -51,6 +52,10 @@ class Contractive(Regularizer):
     def jacobian(self) -> EncoderJacobian | None:
         """The route to the encoder's Jacobian norm, once bound to a model."""
         return self._jacobian
+
+    @property
+    def draws_at_random(self) -> bool:
+        return self.estimate is not None  # random projections
 
     @property
     def needs_input_grad(self) -> bool:

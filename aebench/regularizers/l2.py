@@ -13,6 +13,7 @@ from aebench.regularizers.base import Regularizer, register_regularizer
 
 @register_regularizer
 class L2(Regularizer):
+    weight_scales_penalty = True  # weight * (a term without it)
     name = "l2"
 
     def __init__(self, weight: float = 1e-4):

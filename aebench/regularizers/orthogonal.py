@@ -17,6 +17,7 @@ from aebench.regularizers.base import Regularizer, register_regularizer
 
 @register_regularizer
 class Orthogonal(Regularizer):
+    weight_scales_penalty = True  # weight * (a term without it)
     name = "orthogonal"
 
     def __init__(self, weight: float = 1e-3):

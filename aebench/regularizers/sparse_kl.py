@@ -31,6 +31,7 @@ def kl_sparsity(code: torch.Tensor, target: float) -> torch.Tensor:
 
 @register_regularizer
 class SparseKL(Regularizer):
+    weight_scales_penalty = True  # weight * (a term without it)
     name = "sparse_kl"
 
     def __init__(self, target: float = 0.05, weight: float = 0.1):

@@ -10,6 +10,7 @@ from aebench.regularizers.base import Regularizer, register_regularizer
 
 @register_regularizer
 class SparseL1(Regularizer):
+    weight_scales_penalty = True  # weight * (a term without it)
     name = "sparse_l1"
 
     def __init__(self, weight: float = 1e-3):

@@ -28,6 +28,7 @@ from aebench.run.progress import EpochProgress
 from aebench.run.rules import describe, first_broken_rule
 from aebench.run.spec import RunSpec, TrainerSpec, config_group, validate_seed
 from aebench.tasks import Task, build_task
+from aebench.tasks.base import trains_on_clean_inputs
 
 ConfigOrSpec = RunSpec | DictConfig
 
@@ -145,6 +146,44 @@ def check_vectorisable(plan: "RunPlan", seeds: list[int]) -> None:
             "products cannot be vectorised over seeds")
     require(plan.trainer.world_size == 1, "trainer.strategy", plan.spec.trainer.strategy,
             "auto (one process) when seed is a list")
+
+
+# what the members of one vectorised model may differ in: the seed, Adam's learning rate, and a penalty's
+# weight where the penalty is that weight times a term without it (``Regularizer.weight_scales_penalty``)
+MEMBER_DIFFERENCES = ("seed", "trainer.lr", "regularizer.weight")
+NOT_TRAINED = ("sweep", "hydra")  # where a run sits in a sweep, not what it trains
+
+
+def _without_member_differences(spec: RunSpec) -> dict:
+    config = {key: value for key, value in copy.deepcopy(dict(spec.config)).items() if key not in NOT_TRAINED}
+    for key in MEMBER_DIFFERENCES:
+        section, _, name = key.rpartition(".")
+        (config.get(section) or {} if section else config).pop(name, None)
+    return config
+
+
+def check_members(plans: list["RunPlan"], as_alone: bool = False) -> None:
+    """Runs train together as one vectorised model (``aebench.fast.seeds``) only where each operation can
+    be vectorised (``check_vectorisable``) and they differ in nothing but ``MEMBER_DIFFERENCES``; a penalty
+    weight may differ only where it scales its penalty, from a first member whose weight is not 0.
+    ``as_alone``: each member must be the very run it is alone (up to float rounding), so nothing is drawn
+    at random in training (no corrupted inputs, no stochastic penalty estimate)."""
+    first = plans[0]
+    check_vectorisable(first, [plan.spec.seed for plan in plans])
+    if as_alone:
+        model = first.model
+        require(trains_on_clean_inputs(model.task, model.regularizers)
+                and not any(r.draws_at_random for r in model.regularizers), "members", first.spec.run_name,
+                "runs that draw nothing at random in training, to train together as each would alone")
+    shared = _without_member_differences(first.spec)
+    for plan in plans[1:]:
+        require(_without_member_differences(plan.spec) == shared, "members", plan.spec.run_name,
+                "runs that differ only in " + ", ".join(MEMBER_DIFFERENCES) + " to train together")
+        for template, own in zip(first.model.regularizers, plan.model.regularizers):
+            if own.has_penalty and own.weight != template.weight:
+                require(own.weight_scales_penalty and template.weight != 0, "regularizer.weight", own.weight,
+                        f"the first member's weight ({template.weight}) for {own.name} to train members together: its "
+                        "penalty is not its weight times a term without it, or the first weight is 0")
 
 
 @dataclass

@@ -23,8 +23,8 @@ from aebench.ops.chunks import apply_in_chunks, device_of, encode_all
 from aebench.run.plan import (
     RunPlan,
     build_trainer,
+    check_members,
     check_seed_list,
-    check_vectorisable,
     cpu_threads,
     plan_run,
     seed_config,
@@ -180,21 +180,32 @@ def train_seeds(cfg: DictConfig, parent_run_id: str | None = None,
     its own MLflow run. ``tags(seed_spec)`` adds tags to each seed's run. A seed whose loss
     diverges ends FAILED; the others are unaffected."""
     specs = [RunSpec.of(seed_config(cfg, seed)) for seed in check_seed_list(cfg)]
+    return train_members(specs, parent_run_id, [tags(spec) if tags else {} for spec in specs])
+
+
+def train_members(configs: list[DictConfig | RunSpec], parent_run_id: str | None = None,
+                  tags: list[Mapping[str, str]] | None = None, as_alone: bool = False) -> list[RunResult]:
+    """Runs that differ only in their seed, learning rate or penalty weight (``check_members``: the
+    trials of a tuned sweep) trained together as one vectorised model, each its own MLflow run with
+    its ``tags``; a ConfigError, before any run exists, where they cannot be (``as_alone``: where a
+    member would not be the run it is alone). A member whose loss diverges ends FAILED; the others
+    are unaffected."""
+    specs = [RunSpec.of(config) for config in configs]
     with cpu_threads(specs[0]):
-        return _train_seeds(specs, parent_run_id, tags)
+        return _train_members(specs, parent_run_id, tags or [{} for _ in specs], as_alone)
 
 
-def _train_seeds(specs: list[RunSpec], parent_run_id: str | None,
-                 tags: Callable[[RunSpec], Mapping[str, str]] | None) -> list[RunResult]:
+def _train_members(specs: list[RunSpec], parent_run_id: str | None, tags: list[Mapping[str, str]],
+                   as_alone: bool) -> list[RunResult]:
     seeds = [spec.seed for spec in specs]
-    plans = [plan_run(spec) for spec in specs]  # each seed initialised as its own run would be
-    check_vectorisable(plans[0], seeds)
+    plans = [plan_run(spec) for spec in specs]  # each member initialised as its own run would be
+    check_members(plans, as_alone)
     store = open_store(specs[0].tracking)
-    run_ids = [store.start_run(plan.spec.run_name, {**run_tags(plan.spec), "aebench.vectorized_seeds": str(len(seeds)),
+    run_ids = [store.start_run(plan.spec.run_name, {**run_tags(plan.spec), "aebench.vectorized_members": str(len(seeds)),
                                                     "aebench.training_path": "fast",
-                                                    **(tags(plan.spec) if tags else {})},
+                                                    **member_tags},
                                plan.params(), parent_run_id=parent_run_id)
-               for plan in plans]
+               for plan, member_tags in zip(plans, tags)]
     for plan, run_id in zip(plans, run_ids):
         log_data(store, run_id, plan)
     ensemble = SeedEnsemble([plan.model for plan in plans], seeds, patience=specs[0].trainer.patience)
@@ -211,8 +222,8 @@ def _train_seeds(specs: list[RunSpec], parent_run_id: str | None,
     ensemble.unstack()
     results = []
     for index, (seed, plan, run_id) in enumerate(zip(seeds, plans, run_ids)):
-        if seed in ensemble.diverged:
-            store.client.set_tag(run_id, "failure_reason", ensemble.diverged[seed])
+        if index in ensemble.diverged:
+            store.client.set_tag(run_id, "failure_reason", ensemble.diverged[index])
             store.finish_run(run_id, "FAILED")
             results.append(RunResult(run_id, "FAILED"))
             continue

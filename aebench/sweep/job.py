@@ -7,6 +7,7 @@ import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from hydra.core.hydra_config import HydraConfig
@@ -15,14 +16,14 @@ from omegaconf import DictConfig, open_dict
 from aebench.errors import ConfigError
 from aebench.run.plan import is_seed_list, seed_config
 from aebench.run.spec import RunSpec
-from aebench.run.train import train, train_seeds
+from aebench.run.train import train, train_members, train_seeds
 from aebench.sweep.devices import claim_slot
 from aebench.sweep.keys import member_key, run_key
 from aebench.sweep.plan import job_label
 from aebench.sweep.progress import Progress
 from aebench.sweep.search import describe, hyperparameters
 from aebench.sweep.state import SweepState
-from aebench.sweep.tuning import tuned
+from aebench.sweep.tuning import MEMBERS, member_configs, tuned
 from aebench.tracking import open_store
 
 SWEEP_ENV = "AEBENCH_SWEEP"  # how the launching process tells its jobs which sweep they belong to
@@ -64,14 +65,15 @@ def share_the_machine(cfg: DictConfig, lock_dir: Path) -> None:
             cfg.trainer.devices = [claim_slot(lock_dir / "gpus", gpus)]
 
 
-def reproduce_tag(cfg: DictConfig) -> dict[str, str]:
+def reproduce_tag(cfg: DictConfig, member: dict[str, Any] | None = None) -> dict[str, str]:
     """``aebench.reproduce``: the command that re-runs exactly this job: the sweep config and the
     job's overrides, each key once (Hydra's command-line overrides win over the sweep's axes, so
-    the sweep has this one job); a tuned sweep's job with its values as they are (no tuning)."""
+    the sweep has this one job); a tuned sweep's job with its values as they are (no tuning);
+    for one trial of a job that trains several (``sweep.members``), that trial's ``member`` values."""
     chosen: dict[str, str] = {}
-    for override in HydraConfig.get().overrides.task:
+    for override in [*HydraConfig.get().overrides.task, *(f"{k}={v!r}" for k, v in (member or {}).items())]:
         key = override.partition("=")[0].lstrip("+~")
-        if key not in ("sweep.trial", "sweep.selected_for"):
+        if key not in ("sweep.trial", "sweep.selected_for", MEMBERS):
             chosen.pop(key, None)
             chosen[key] = override  # the last one, which Hydra applies
     if tuned(cfg):
@@ -101,27 +103,29 @@ def run_sweep_job(cfg: DictConfig) -> str:
     context = SweepContext.from_environment()
     state = SweepState(open_store(cfg.tracking), context.parent_run_id, context.sweep_id)
     share_the_machine(cfg, Path(context.progress_path).parent)
-    key = run_key(cfg)
-    if not is_seed_list(cfg) and not cfg.sweep.rerun and state.has_finished(key):
+    key, several = run_key(cfg), is_seed_list(cfg) or bool(cfg.sweep.get("members"))
+    if not several and not cfg.sweep.rerun and state.has_finished(key):
         return "cached"  # the common case of a resumed sweep, without a claim
     with state.claimed(key) as ours:
         if not ours:
             return "training elsewhere"  # by a live job of an earlier or of a simultaneous invocation
         if is_seed_list(cfg):
             return run_seed_list(cfg, context, state)
+        if cfg.sweep.get("members"):
+            return run_members(cfg, context, state)
         if not cfg.sweep.rerun and state.has_finished(key):
             return "cached"  # finished while this job waited for its claim
         return train_job(cfg, context, key)
 
 
-def train_job(cfg: DictConfig, context: SweepContext, key: str) -> str:
+def train_job(cfg: DictConfig, context: SweepContext, key: str, member: dict[str, Any] | None = None) -> str:
     started = time.perf_counter()
     try:
         spec = RunSpec.of(cfg)
         label = job_label(spec, context.swept)
         result = train(spec, parent_run_id=context.parent_run_id,
                        tags={"run_key": key, "sweep_id": context.sweep_id, "aebench.label": label, **tuning_tags(cfg),
-                             **reproduce_tag(cfg)})
+                             **reproduce_tag(cfg, member)})
     except ConfigError:
         return "skipped"  # the launching process listed it with its reason already
     except Exception as error:  # noqa: BLE001 (fault isolation: the run is FAILED, the sweep goes on)
@@ -190,4 +194,39 @@ def run_seed_list(cfg: DictConfig, context: SweepContext, state: SweepState) -> 
         status = "FAILED" if result is None else result.status
         detail = failure if result is None else scores(result.metrics)
         report(context, tags(seed_cfg)["run_key"], tags(seed_cfg)["aebench.label"], status, share, detail)
+    return "done"
+
+
+def run_members(cfg: DictConfig, context: SweepContext, state: SweepState) -> str:
+    """Trials of one combination (``sweep.members``, ``sweep.tune.vectorize``): those not yet FINISHED
+    train together as one vectorised model, each its own run with its trial's run key, where each is
+    then the run it would be alone (``aebench.run.train.train_members``, ``as_alone``); elsewhere
+    (stacked pretraining, random corruption, the reference path) they train one after another."""
+    values = [{str(k): v for k, v in member.items() if k != "trial"} for member in cfg.sweep.members]
+    members = [(config, run_key(config), value) for config, value in zip(member_configs(cfg), values)]
+    pending = [member for member in members if cfg.sweep.rerun or not state.has_finished(member[1])]
+    if not pending:
+        return "cached"
+
+    def tags(config: DictConfig, key: str, value: dict[str, Any]) -> dict[str, str]:
+        return {"run_key": key, "sweep_id": context.sweep_id, "aebench.label": job_label(RunSpec.of(config), context.swept),
+                **tuning_tags(config), **reproduce_tag(config, value)}
+
+    started = time.perf_counter()
+    try:
+        results = train_members([config for config, _, _ in pending], parent_run_id=context.parent_run_id,
+                                tags=[tags(*member) for member in pending], as_alone=True)
+    except ConfigError as reason:  # not vectorisable here: each trial on its own
+        print(f"[sweep {context.name}] {job_label(RunSpec.of(pending[0][0]), context.swept)}: its {len(pending)} trials "
+              f"train one after another ({reason})", flush=True)
+        for config, key, value in pending:
+            train_job(config, context, key, value)
+        return "done"
+    except Exception as error:  # noqa: BLE001 (the trials' runs are FAILED, the sweep goes on)
+        results, failure = [None] * len(pending), failure_detail(error)
+    share = (time.perf_counter() - started) / len(pending)
+    for (config, key, value), result in zip(pending, results):
+        status = "FAILED" if result is None else result.status
+        detail = failure if result is None else scores(result.metrics)
+        report(context, key, job_label(RunSpec.of(config), context.swept), status, share, detail)
     return "done"

@@ -18,6 +18,7 @@ from aebench.sweep.tuning import (
     protocol,
     rows_by_selection,
     select,
+    trial_jobs,
     tuned,
     without_standard_error,
 )
@@ -49,7 +50,7 @@ def launch_sweep(cfg: DictConfig, launcher: Any) -> list[Any]:
     if not tuned(cfg):
         return [launch_batch(cfg, launcher, sweep_overrides(cfg), 0) or []]
     planned, spaces, fallbacks = plan_trials(cfg)
-    trials = launch_batch(cfg, launcher, [trial.overrides for trial in planned], 0)
+    trials = launch_batch(cfg, launcher, trial_jobs(cfg, planned, spaces), 0)
     if trials is None:
         return [[]]  # not every trial ran: choosing from fewer would break the equal budget
     returns = [trials]

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from mlflow.entities import Run
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from aebench.errors import ConfigError
 from aebench.regularizers import regularizer_label, regularizer_terms
@@ -162,6 +162,52 @@ def plan_trials(cfg: DictConfig) -> tuple[list[Trial], dict[str, list[Dimension]
         for index, (values, overrides, job_cfg) in enumerate(zip(drawn, jobs, job_configs(cfg, jobs))):
             planned.append(Trial(name, index, values, overrides, run_key(job_cfg)))
     return planned, spaces, fallbacks
+
+
+# what the trials of one job may differ in (``sweep.tune.vectorize``): those a vectorised model's members may
+# differ in (``aebench.run.plan.MEMBER_DIFFERENCES``), the seed being the trial seed for all
+TOGETHER = ("trainer.lr", "regularizer.weight")
+MEMBERS = "sweep.members"  # a job's trials to train together: [{trial: 0, trainer.lr: 0.003, ...}, ...]
+
+
+def trial_jobs(cfg: DictConfig, planned: list[Trial], spaces: dict[str, list[Dimension]]) -> list[list[str]]:
+    """The jobs that train the trials: one job per trial, or with ``sweep.tune.vectorize`` one job for
+    all trials of a combination whose dimensions are among ``TOGETHER`` (``+sweep.members=[...]``);
+    that job trains them as one vectorised model where the fast path can, and each its own run
+    (``aebench.sweep.job.run_members``). In the order of the trials."""
+    if not cfg.sweep.tune.get("vectorize", False):
+        return [trial.overrides for trial in planned]
+    grouped: dict[str, list[Trial]] = {}
+    for trial in planned:
+        keys = [dim.key for dim in spaces[trial.combination]]
+        if keys and all(key in TOGETHER for key in keys):
+            grouped.setdefault(trial.combination, []).append(trial)
+    jobs: list[list[str]] = []
+    for trial in planned:
+        members = grouped.get(trial.combination)
+        if members is None or len(members) == 1:
+            jobs.append(trial.overrides)
+        elif trial is members[0]:
+            own = {*(dim.key for dim in spaces[trial.combination]), "sweep.trial"}
+            listed = ",".join("{" + ",".join([f"trial:{t.index}", *(f"{key}:{value!r}" for key, value in t.values.items())])
+                              + "}" for t in members)
+            jobs.append([o for o in trial.overrides if _key(o) not in own] + [f"+{MEMBERS}=[{listed}]"])
+    return jobs
+
+
+def member_configs(job_cfg: DictConfig) -> list[DictConfig]:
+    """The configs of a job's trials (``+sweep.members``), each exactly its trial's own job config."""
+    configs = []
+    for member in job_cfg.sweep.members:
+        one = job_cfg.copy()
+        with open_dict(one):
+            del one.sweep["members"]
+            one.sweep.trial = int(member["trial"])
+            for key, value in member.items():
+                if key != "trial":
+                    OmegaConf.update(one, str(key), value, merge=False)
+        configs.append(one)
+    return configs
 
 
 def first_launch(cfg: DictConfig) -> list[list[str]]:
