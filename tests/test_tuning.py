@@ -170,7 +170,7 @@ def test_trials_that_differ_in_lr_and_weight_are_one_job_and_each_member_is_its_
         planned, spaces, _ = plan_trials(cfg)
         jobs = trial_jobs(cfg, planned, spaces)
         grouped = [job for job in jobs if any(o.startswith("+sweep.members=") for o in job)]
-        assert len(planned) == 4 + 3 + 3 and len(jobs) == 2 + 3 and len(grouped) == 2
+        assert len(planned) == 4 + 3 + 3 and len(jobs) == 2 + 3 and jobs[:2] == grouped  # the longest jobs first
         assert [job for job in jobs if job not in grouped] == [t.overrides for t in planned
                                                               if "regularizer=denoising" in t.combination]
         for job, job_cfg in zip(grouped, job_configs(cfg, grouped)):

@@ -174,7 +174,9 @@ def trial_jobs(cfg: DictConfig, planned: list[Trial], spaces: dict[str, list[Dim
     """The jobs that train the trials: one job per trial, or with ``sweep.tune.vectorize`` one job for
     all trials of a combination whose dimensions are among ``TOGETHER`` (``+sweep.members=[...]``);
     that job trains them as one vectorised model where the fast path can, and each its own run
-    (``aebench.sweep.job.run_members``). In the order of the trials."""
+    (``aebench.sweep.job.run_members``). The jobs of several trials come first, in the order of their
+    combinations, then the others: the longest jobs start first, so that the workers end together
+    (the longest-processing-time-first rule of scheduling)."""
     if not cfg.sweep.tune.get("vectorize", False):
         return [trial.overrides for trial in planned]
     grouped: dict[str, list[Trial]] = {}
@@ -182,17 +184,17 @@ def trial_jobs(cfg: DictConfig, planned: list[Trial], spaces: dict[str, list[Dim
         keys = [dim.key for dim in spaces[trial.combination]]
         if keys and all(key in TOGETHER for key in keys):
             grouped.setdefault(trial.combination, []).append(trial)
-    jobs: list[list[str]] = []
+    jobs, singles = [], []
     for trial in planned:
         members = grouped.get(trial.combination)
         if members is None or len(members) == 1:
-            jobs.append(trial.overrides)
+            singles.append(trial.overrides)
         elif trial is members[0]:
             own = {*(dim.key for dim in spaces[trial.combination]), "sweep.trial"}
             listed = ",".join("{" + ",".join([f"trial:{t.index}", *(f"{key}:{value!r}" for key, value in t.values.items())])
                               + "}" for t in members)
             jobs.append([o for o in trial.overrides if _key(o) not in own] + [f"+{MEMBERS}=[{listed}]"])
-    return jobs
+    return jobs + singles
 
 
 def member_configs(job_cfg: DictConfig) -> list[DictConfig]:
