@@ -201,7 +201,8 @@ def test_a_member_that_stops_is_retired_and_the_others_train_on(make_config, cli
     run ends at its own epoch, with its best weights), while the others train on as they would alone."""
     from aebench.run.train import train_members
 
-    lrs = ["3e-2", "1e-1"]  # alone, 3e-2 trains all 25 epochs (its plateau schedule halving it), 1e-1 stops after 10
+    lrs = ["3e-2", "1e-1", "5e-2"]  # alone, 3e-2 trains all 25 epochs (its plateau schedule halving it), 1e-1 stops
+    # after 10: a middle row retired, so the members after it change rows
     configs = [make_config(f"trainer.lr={lr}", "seed=2", "trainer.max_epochs=25", "trainer.patience=4",
                            "trainer.lr_schedule=plateau") for lr in lrs]
     results = train_members(configs)
@@ -223,3 +224,25 @@ def test_members_that_differ_in_more_than_seed_lr_and_weight_are_refused(make_co
     with pytest.raises(ConfigError, match="regularizer.weight"):
         train_members([make_config("regularizer=l2", "regularizer.weight=0"),
                        make_config("regularizer=l2", "regularizer.weight=1e-3")])
+
+
+def test_a_diverging_member_fails_alone_and_the_others_train_on(make_config, client):
+    from aebench.run.train import train_members
+
+    configs = [make_config(f"trainer.lr={lr}", "seed=3", "trainer.max_epochs=4") for lr in ("1e30", "1e-2")]
+    diverged, kept = train_members(configs)
+    assert diverged.status == "FAILED" and "TrainingDiverged" in client.get_run(diverged.run_id).data.tags["failure_reason"]
+    assert kept.status == "FINISHED"
+    assert kept.metrics["test/mse"] == pytest.approx(train(configs[1]).metrics["test/mse"], rel=1e-3)
+
+
+@pytest.mark.parametrize("overrides", [["regularizer=denoising"], ["task=denoise"], ["model=vae"],
+                                       ["model=deep", "regularizer=contractive", "regularizer.projections=1"]])
+def test_members_that_draw_at_random_are_refused_where_each_must_be_its_run_alone(make_config, overrides):
+    """A tuned sweep's trials keep their trial's run key, so they train together only where nothing in training
+    is drawn at random (vmap draws each member's own numbers, not those of its run alone)."""
+    from aebench.run.train import train_members
+
+    configs = [make_config(*overrides, f"trainer.lr={lr}") for lr in ("1e-2", "3e-3")]
+    with pytest.raises(ConfigError, match="draw nothing at random"):
+        train_members(configs, as_alone=True)

@@ -163,19 +163,20 @@ def test_trials_that_differ_in_lr_and_weight_are_one_job_and_each_member_is_its_
     from aebench.sweep.job import tuning_tags
     from aebench.sweep.plan import job_configs
 
-    swept = ["+sweep=quick", "sweep.tune.trials=4", "sweep.datasets=[digits]", "sweep.models=[undercomplete]",
+    swept = ["+sweep=quick", "sweep.tune.trials=4", "sweep.datasets=[digits]", "sweep.models=[undercomplete,stacked]",
              "sweep.regularizers=[none,l2,denoising]"]
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
         cfg = compose("config", overrides=swept, return_hydra_config=True)
         planned, spaces, _ = plan_trials(cfg)
         jobs = trial_jobs(cfg, planned, spaces)
         grouped = [job for job in jobs if any(o.startswith("+sweep.members=") for o in job)]
-        assert len(planned) == 4 + 3 + 3 and len(jobs) == 2 + 3 and jobs[:2] == grouped  # the longest jobs first
-        assert [job for job in jobs if job not in grouped] == [t.overrides for t in planned
-                                                              if "regularizer=denoising" in t.combination]
+        assert len(planned) == 2 * (4 + 3 + 3) and len(jobs) == 2 + 3 + 10 and jobs[:2] == grouped  # longest first
+        # denoising draws its noise, stacked pretrains layer by layer: one job a trial, in parallel
+        assert [job for job in jobs if job not in grouped] == [
+            t.overrides for t in planned if "regularizer=denoising" in t.combination or "model=stacked" in t.combination]
         for job, job_cfg in zip(grouped, job_configs(cfg, grouped)):
-            regularizer = next(o for o in job if o.startswith("regularizer="))
-            trials_of = [t for t in planned if regularizer in t.combination.split()]
+            choices = [o for o in job if o.startswith(("model=", "regularizer="))]
+            trials_of = [t for t in planned if set(choices) <= set(t.combination.split())]
             members = member_configs(job_cfg)
             assert len(members) == len(trials_of) in (3, 4)
             for member, trial in zip(members, trials_of):

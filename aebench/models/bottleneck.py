@@ -25,6 +25,7 @@ class Bottleneck(nn.Module):
     ``code_layer`` maps features to the code deterministically (what a Jacobian differentiates)."""
 
     term_names: tuple[str, ...] = ()
+    draws_at_random = False  # it samples in training (a run's draws depend on how it is trained)
 
     @property
     def code_layer(self) -> nn.Module:

@@ -28,6 +28,7 @@ from aebench.ops.activations import make_activation, require_activation
 
 class VariationalBottleneck(Bottleneck):
     term_names = ("kl",)
+    draws_at_random = True  # the reparameterised sample
 
     def __init__(self, width: int, code_dim: int, kl_weight: float, values_per_sample: int):
         super().__init__()

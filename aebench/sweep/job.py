@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -204,10 +205,16 @@ def run_members(cfg: DictConfig, context: SweepContext, state: SweepState) -> st
     (stacked pretraining, random corruption, the reference path) they train one after another."""
     values = [{str(k): v for k, v in member.items() if k != "trial"} for member in cfg.sweep.members]
     members = [(config, run_key(config), value) for config, value in zip(member_configs(cfg), values)]
-    pending = [member for member in members if cfg.sweep.rerun or not state.has_finished(member[1])]
-    if not pending:
-        return "cached"
+    with ExitStack() as claims:  # each trial's own claim too: a sweep run one job a trial may hold some
+        pending = [member for member in members if (cfg.sweep.rerun or not state.has_finished(member[1]))
+                   and claims.enter_context(state.claimed(member[1]))]
+        if not pending:
+            return "cached"
+        return train_trials_together(context, pending)
 
+
+def train_trials_together(context: SweepContext, pending: list[tuple[DictConfig, str, dict[str, Any]]]) -> str:
+    """The trials (config, run key, values) as one vectorised model, or one after another where refused."""
     def tags(config: DictConfig, key: str, value: dict[str, Any]) -> dict[str, str]:
         return {"run_key": key, "sweep_id": context.sweep_id, "aebench.label": job_label(RunSpec.of(config), context.swept),
                 **tuning_tags(config), **reproduce_tag(config, value)}
@@ -216,9 +223,9 @@ def run_members(cfg: DictConfig, context: SweepContext, state: SweepState) -> st
     try:
         results = train_members([config for config, _, _ in pending], parent_run_id=context.parent_run_id,
                                 tags=[tags(*member) for member in pending], as_alone=True)
-    except ConfigError as reason:  # not vectorisable here: each trial on its own
+    except ConfigError as reason:  # refused here (the launching process checked it could): each trial on its own
         print(f"[sweep {context.name}] {job_label(RunSpec.of(pending[0][0]), context.swept)}: its {len(pending)} trials "
-              f"train one after another ({reason})", flush=True)
+              f"cannot train together, one after another instead ({reason})", flush=True)
         for config, key, value in pending:
             train_job(config, context, key, value)
         return "done"

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from mlflow.entities import Run
@@ -38,6 +38,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from aebench.errors import ConfigError
 from aebench.regularizers import regularizer_label, regularizer_terms
+from aebench.run.plan import members_refusal
 from aebench.sweep.keys import run_key
 from aebench.sweep.plan import job_configs, sweep_overrides
 from aebench.sweep.search import Dimension, dimensions, off_values, trials
@@ -92,6 +93,7 @@ class Trial:
     values: dict[str, float]      # the tuned dimensions' values
     overrides: list[str]          # the job's overrides
     run_key: str
+    config: DictConfig | None = field(default=None, repr=False, compare=False)  # the job's composed config
 
 
 @dataclass
@@ -160,7 +162,7 @@ def plan_trials(cfg: DictConfig) -> tuple[list[Trial], dict[str, list[Dimension]
         jobs = [combo + [f"{key}={value!r}" for key, value in values.items()] + [f"seed={seed}", f"sweep.trial={index}"]
                 for index, values in enumerate(drawn)]
         for index, (values, overrides, job_cfg) in enumerate(zip(drawn, jobs, job_configs(cfg, jobs))):
-            planned.append(Trial(name, index, values, overrides, run_key(job_cfg)))
+            planned.append(Trial(name, index, values, overrides, run_key(job_cfg), job_cfg))
     return planned, spaces, fallbacks
 
 
@@ -172,17 +174,23 @@ MEMBERS = "sweep.members"  # a job's trials to train together: [{trial: 0, train
 
 def trial_jobs(cfg: DictConfig, planned: list[Trial], spaces: dict[str, list[Dimension]]) -> list[list[str]]:
     """The jobs that train the trials: one job per trial, or with ``sweep.tune.vectorize`` one job for
-    all trials of a combination whose dimensions are among ``TOGETHER`` (``+sweep.members=[...]``);
-    that job trains them as one vectorised model where the fast path can, and each its own run
-    (``aebench.sweep.job.run_members``). The jobs of several trials come first, in the order of their
+    all trials of a combination whose dimensions are among ``TOGETHER`` (``+sweep.members=[...]``) and
+    whose runs can train together as each would alone (``aebench.run.plan.members_refusal``: not
+    stacked pretraining, random corruption or estimates, the reference path); that job trains them
+    as one vectorised model, each its own run (``aebench.sweep.job.run_members``). The jobs of several trials come first, in the order of their
     combinations, then the others: the longest jobs start first, so that the workers end together
     (the longest-processing-time-first rule of scheduling)."""
     if not cfg.sweep.tune.get("vectorize", False):
         return [trial.overrides for trial in planned]
     grouped: dict[str, list[Trial]] = {}
+    refused: dict[str, str | None] = {}  # by combination, from its first trial's config
     for trial in planned:
         keys = [dim.key for dim in spaces[trial.combination]]
-        if keys and all(key in TOGETHER for key in keys):
+        if not (keys and all(key in TOGETHER for key in keys)):
+            continue
+        if trial.combination not in refused:
+            refused[trial.combination] = None if trial.config is None else members_refusal(trial.config)
+        if refused[trial.combination] is None:
             grouped.setdefault(trial.combination, []).append(trial)
     jobs, singles = [], []
     for trial in planned:
