@@ -188,6 +188,19 @@ def test_trials_that_differ_in_lr_and_weight_are_one_job_and_each_member_is_its_
         assert trial_jobs(one_each, planned, spaces) == [t.overrides for t in planned]
 
 
+def test_trials_of_a_penalty_that_is_not_its_weight_times_a_term_keep_one_job_each(monkeypatch):
+    from aebench.regularizers import L2
+
+    monkeypatch.setattr(L2, "weight_scales_penalty", False)
+    swept = ["+sweep=quick", "sweep.tune.trials=3", "sweep.datasets=[digits]", "sweep.models=[undercomplete]",
+             "sweep.regularizers=[none,l2]"]
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        cfg = compose("config", overrides=swept, return_hydra_config=True)
+        planned, spaces, _ = plan_trials(cfg)
+        jobs = trial_jobs(cfg, planned, spaces)
+    assert len(jobs) == 1 + 2 and jobs[1:] == [t.overrides for t in planned if "regularizer=l2" in t.combination]
+
+
 def test_a_regularizer_setting_on_the_command_line_keeps_the_penalty_off_candidate():
     """A setting of the regularizer on the command line is in every job's overrides, the
     ``regularizer=none`` jobs' too; the penalty off must still fall back to those (it was silently

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Sequence
 
 import lightning as L
 import torch
@@ -189,13 +190,17 @@ def check_members(plans: list["RunPlan"], as_alone: bool = False) -> None:
                         "penalty is not its weight times a term without it, or the first weight is 0")
 
 
-def members_refusal(cfg: "ConfigOrSpec") -> str | None:
-    """Why runs of this config that differ only in ``MEMBER_DIFFERENCES`` cannot train together as each
-    would alone (``check_members(..., as_alone=True)``), or None where they can; builds the run's parts
-    (about 0.05 s on digits), not its MLflow run."""
+def members_refusal(cfg: "ConfigOrSpec", differing: Sequence[str] = ()) -> str | None:
+    """Why runs of this config that differ in ``differing`` (among ``MEMBER_DIFFERENCES``) cannot train
+    together as each would alone (``check_members(..., as_alone=True)``), or None where they can; builds
+    the run's parts (about 0.05 s on digits), not its MLflow run."""
     try:
         plan = plan_run(cfg)
         check_members([plan, plan], as_alone=True)
+        if "regularizer.weight" in differing:
+            for regularizer in (r for r in plan.model.regularizers if r.has_penalty):
+                require(regularizer.weight_scales_penalty, "regularizer", regularizer.name, "a regularizer whose penalty "
+                        "is its weight times a term without it (weight_scales_penalty) to train weights together")
     except ConfigError as error:
         return str(error)
     return None

@@ -189,7 +189,7 @@ def trial_jobs(cfg: DictConfig, planned: list[Trial], spaces: dict[str, list[Dim
         if not (keys and all(key in TOGETHER for key in keys)):
             continue
         if trial.combination not in refused:
-            refused[trial.combination] = None if trial.config is None else members_refusal(trial.config)
+            refused[trial.combination] = None if trial.config is None else members_refusal(trial.config, keys)
         if refused[trial.combination] is None:
             grouped.setdefault(trial.combination, []).append(trial)
     jobs, singles = [], []
