@@ -426,3 +426,17 @@ def test_the_eta_weighs_the_runs_left_by_what_their_kind_cost(tmp_path):
     assert "3/6 done" in progress.line("x") and "ETA 0:00:30" in progress.line("x")
     progress.plan({"g": "digits linear none reconstruct"}, added=True)
     assert progress.planned() == 7 and progress.eta(progress._records(), 6.0) == pytest.approx(31.0 / 2)
+
+
+def test_whether_trials_train_together_is_decided_from_data_and_model_alone():
+    """The launching process (under SLURM often a login node without a GPU) decides it without building a
+    trainer: a GPU config is not refused there for want of a GPU; stacked pretraining and random draws are."""
+    import torch
+
+    from aebench.run.plan import members_refusal
+
+    if not torch.cuda.is_available():
+        assert members_refusal(composed("trainer.accelerator=gpu"), ["trainer.lr"]) is None
+    assert members_refusal(composed("model=deep", "regularizer=l2"), ["trainer.lr", "regularizer.weight"]) is None
+    assert "layer-wise stages" in members_refusal(composed("model=stacked"), ["trainer.lr"])
+    assert "draw nothing at random" in members_refusal(composed("regularizer=denoising"), ["trainer.lr"])

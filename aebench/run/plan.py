@@ -135,8 +135,15 @@ def seed_config(cfg: DictConfig, seed: int) -> DictConfig:
 
 def check_vectorisable(plan: "RunPlan", seeds: list[int]) -> None:
     """Seeds share one vectorised model only where every operation can be vectorised."""
-    model, label = plan.model, f"model={plan.spec.model.name}"
-    require(plan.spec.trainer.fast, "seed", seeds, "a single integer with trainer.fast=false: seeds train "
+    check_vectorisable_model(plan.spec, plan.model, seeds)
+    require(plan.trainer.world_size == 1, "trainer.strategy", plan.spec.trainer.strategy,
+            "auto (one process) when seed is a list")
+
+
+def check_vectorisable_model(spec: RunSpec, model: Autoencoder, seeds: list[int]) -> None:
+    """What ``check_vectorisable`` asks of the model and its path, without a trainer."""
+    label = f"model={spec.model.name}"
+    require(spec.trainer.fast, "seed", seeds, "a single integer with trainer.fast=false: seeds train "
             "together only on the fast path")
     require(not isinstance(model, StackedAutoencoder), "seed", seeds,
             f"a single integer for {label}: its layer-wise stages are not vectorised over seeds (model=deep is the "
@@ -145,8 +152,17 @@ def check_vectorisable(plan: "RunPlan", seeds: list[int]) -> None:
     require(not (contractive and contractive[0].needs_input_grad),
             "seed", seeds, f"a single integer for the contractive penalty of {label}: its vector-Jacobian "
             "products cannot be vectorised over seeds")
-    require(plan.trainer.world_size == 1, "trainer.strategy", plan.spec.trainer.strategy,
-            "auto (one process) when seed is a list")
+
+
+def check_alone(spec: RunSpec, model: Autoencoder) -> None:
+    """Members are each the very run they are alone (up to float rounding) only where nothing is drawn at
+    random in training (no corrupted inputs, no stochastic penalty estimate, no sampling bottleneck) and no
+    member's step depends on the others' (fp16's loss scaling skips a step for all on any overflow)."""
+    require(trains_on_clean_inputs(model.task, model.regularizers) and not model.bottleneck.draws_at_random
+            and not any(r.draws_at_random for r in model.regularizers), "members", spec.run_name,
+            "runs that draw nothing at random in training, to train together as each would alone")
+    require(spec.trainer.precision != "16-mixed", "trainer.precision", spec.trainer.precision,
+            "32-true or bf16-mixed to train runs together as each would alone (16-mixed scales one loss for all)")
 
 
 # what the members of one vectorised model may differ in: the seed, Adam's learning rate, and a penalty's
@@ -167,18 +183,11 @@ def check_members(plans: list["RunPlan"], as_alone: bool = False) -> None:
     """Runs train together as one vectorised model (``aebench.fast.seeds``) only where each operation can
     be vectorised (``check_vectorisable``) and they differ in nothing but ``MEMBER_DIFFERENCES``; a penalty
     weight may differ only where it scales its penalty, from a first member whose weight is not 0.
-    ``as_alone``: each member must be the very run it is alone (up to float rounding), so nothing is drawn
-    at random in training (no corrupted inputs, no stochastic penalty estimate, no sampling bottleneck),
-    and no member's step depends on the others' (fp16's loss scaling skips a step for all on any overflow)."""
+    ``as_alone``: each member must be the very run it is alone (``check_alone``)."""
     first = plans[0]
     check_vectorisable(first, [plan.spec.seed for plan in plans])
     if as_alone:
-        model = first.model
-        require(trains_on_clean_inputs(model.task, model.regularizers) and not model.bottleneck.draws_at_random
-                and not any(r.draws_at_random for r in model.regularizers), "members", first.spec.run_name,
-                "runs that draw nothing at random in training, to train together as each would alone")
-        require(first.spec.trainer.precision != "16-mixed", "trainer.precision", first.spec.trainer.precision,
-                "32-true or bf16-mixed to train runs together as each would alone (16-mixed scales one loss for all)")
+        check_alone(first.spec, first.model)
     shared = _without_member_differences(first.spec)
     for plan in plans[1:]:
         require(_without_member_differences(plan.spec) == shared, "members", plan.spec.run_name,
@@ -192,13 +201,19 @@ def check_members(plans: list["RunPlan"], as_alone: bool = False) -> None:
 
 def members_refusal(cfg: "ConfigOrSpec", differing: Sequence[str] = ()) -> str | None:
     """Why runs of this config that differ in ``differing`` (among ``MEMBER_DIFFERENCES``) cannot train
-    together as each would alone (``check_members(..., as_alone=True)``), or None where they can; builds
-    the run's parts (about 0.05 s on digits), not its MLflow run."""
+    together as each would alone (``check_members(..., as_alone=True)``), or None where they can. Builds
+    the run's data and model (about 0.05 s on digits), not its trainer (the launching process may have
+    no GPU) or MLflow run; the job checks the rest."""
     try:
-        plan = plan_run(cfg)
-        check_members([plan, plan], as_alone=True)
+        spec = RunSpec.of(cfg)
+        datamodule, regularizers, task = checked_parts(spec)
+        with config_group("task"):
+            datamodule = task.prepare(datamodule)
+        model = build_model(spec, datamodule, regularizers, task)
+        check_vectorisable_model(spec, model, [spec.seed, spec.seed])
+        check_alone(spec, model)
         if "regularizer.weight" in differing:
-            for regularizer in (r for r in plan.model.regularizers if r.has_penalty):
+            for regularizer in (r for r in model.regularizers if r.has_penalty):
                 require(regularizer.weight_scales_penalty, "regularizer", regularizer.name, "a regularizer whose penalty "
                         "is its weight times a term without it (weight_scales_penalty) to train weights together")
     except ConfigError as error:

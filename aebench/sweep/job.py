@@ -206,10 +206,16 @@ def run_members(cfg: DictConfig, context: SweepContext, state: SweepState) -> st
     values = [{str(k): v for k, v in member.items() if k != "trial"} for member in cfg.sweep.members]
     members = [(config, run_key(config), value) for config, value in zip(member_configs(cfg), values)]
     with ExitStack() as claims:  # each trial's own claim too: a sweep run one job a trial may hold some
-        pending = [member for member in members if (cfg.sweep.rerun or not state.has_finished(member[1]))
-                   and claims.enter_context(state.claimed(member[1]))]
+        pending, elsewhere = [], 0
+        for member in members:
+            if not cfg.sweep.rerun and state.has_finished(member[1]):
+                continue
+            if not claims.enter_context(state.claimed(member[1])):
+                elsewhere += 1
+            elif cfg.sweep.rerun or not state.has_finished(member[1]):  # not finished while we claimed it
+                pending.append(member)
         if not pending:
-            return "cached"
+            return "training elsewhere" if elsewhere else "cached"
         return train_trials_together(context, pending)
 
 

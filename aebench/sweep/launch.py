@@ -50,7 +50,11 @@ def launch_sweep(cfg: DictConfig, launcher: Any) -> list[Any]:
     if not tuned(cfg):
         return [launch_batch(cfg, launcher, sweep_overrides(cfg), 0) or []]
     planned, spaces, fallbacks = plan_trials(cfg)
-    trials = launch_batch(cfg, launcher, trial_jobs(cfg, planned, spaces), 0)
+    refusals: dict[str, str] = {}
+    jobs = trial_jobs(cfg, planned, spaces, refusals)
+    for combination, reason in refusals.items():
+        print(f"[sweep {cfg.sweep.name}] {combination}: its trials train one a job, not together ({reason})", flush=True)
+    trials = launch_batch(cfg, launcher, jobs, 0)
     if trials is None:
         return [[]]  # not every trial ran: choosing from fewer would break the equal budget
     returns = [trials]

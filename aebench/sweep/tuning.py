@@ -172,14 +172,16 @@ TOGETHER = ("trainer.lr", "regularizer.weight")
 MEMBERS = "sweep.members"  # a job's trials to train together: [{trial: 0, trainer.lr: 0.003, ...}, ...]
 
 
-def trial_jobs(cfg: DictConfig, planned: list[Trial], spaces: dict[str, list[Dimension]]) -> list[list[str]]:
+def trial_jobs(cfg: DictConfig, planned: list[Trial], spaces: dict[str, list[Dimension]],
+               refusals: dict[str, str] | None = None) -> list[list[str]]:
     """The jobs that train the trials: one job per trial, or with ``sweep.tune.vectorize`` one job for
     all trials of a combination whose dimensions are among ``TOGETHER`` (``+sweep.members=[...]``) and
     whose runs can train together as each would alone (``aebench.run.plan.members_refusal``: not
     stacked pretraining, random corruption or estimates, the reference path); that job trains them
     as one vectorised model, each its own run (``aebench.sweep.job.run_members``). The jobs of several trials come first, in the order of their
     combinations, then the others: the longest jobs start first, so that the workers end together
-    (the longest-processing-time-first rule of scheduling)."""
+    (the longest-processing-time-first rule of scheduling). ``refusals`` receives, by combination, why
+    its trials cannot train together where they could have been grouped."""
     if not cfg.sweep.tune.get("vectorize", False):
         return [trial.overrides for trial in planned]
     grouped: dict[str, list[Trial]] = {}
@@ -192,6 +194,8 @@ def trial_jobs(cfg: DictConfig, planned: list[Trial], spaces: dict[str, list[Dim
             refused[trial.combination] = None if trial.config is None else members_refusal(trial.config, keys)
         if refused[trial.combination] is None:
             grouped.setdefault(trial.combination, []).append(trial)
+    if refusals is not None:
+        refusals.update({combination: reason for combination, reason in refused.items() if reason is not None})
     jobs, singles = [], []
     for trial in planned:
         members = grouped.get(trial.combination)
