@@ -21,25 +21,18 @@ from datetime import date
 from pathlib import Path
 
 import torch
-from omegaconf import OmegaConf, open_dict
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import config, fit_seconds, quiet  # noqa: E402
 
 from aebench.run.plan import plan_run  # noqa: E402
 from aebench.sweep.search import dimensions, trials  # noqa: E402
+from aebench.sweep.tuning import with_values  # noqa: E402
 
 
 def trial_configs(cfg, count: int, seed: int) -> list:
     """The combination's first ``count`` trials as a tuned sweep draws them, each a config of its own."""
-    configs = []
-    for values in trials(dimensions(cfg), count, seed):
-        one = cfg.copy()
-        with open_dict(one):
-            for key, value in values.items():
-                OmegaConf.update(one, key, value, merge=False)
-        configs.append(one)
-    return configs
+    return [with_values(cfg, values) for values in trials(dimensions(cfg), count, seed)]
 
 
 def main() -> None:

@@ -156,6 +156,13 @@ def test_a_regularized_combination_has_n_minus_1_trials_and_its_penalty_off_as_n
     assert len(alone) == 4 and none_left == {}
 
 
+def planned_trial_jobs(*swept: str):
+    """(config, trials, search spaces, trial jobs) of a sweep composed as Hydra runs it (inside initialize_config_dir)."""
+    cfg = compose("config", overrides=list(swept), return_hydra_config=True)
+    planned, spaces, _ = plan_trials(cfg)
+    return cfg, planned, spaces, trial_jobs(cfg, planned, spaces)
+
+
 def test_trials_that_differ_in_lr_and_weight_are_one_job_and_each_member_is_its_trial():
     """``sweep.tune.vectorize``: a combination whose trials differ only in learning rate and penalty weight is
     one job (``+sweep.members``); each member's config is its trial's own, with its run key and values, so
@@ -166,9 +173,7 @@ def test_trials_that_differ_in_lr_and_weight_are_one_job_and_each_member_is_its_
     swept = ["+sweep=quick", "sweep.tune.trials=4", "sweep.datasets=[digits]", "sweep.models=[undercomplete,stacked]",
              "sweep.regularizers=[none,l2,denoising]"]
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        cfg = compose("config", overrides=swept, return_hydra_config=True)
-        planned, spaces, _ = plan_trials(cfg)
-        jobs = trial_jobs(cfg, planned, spaces)
+        cfg, planned, spaces, jobs = planned_trial_jobs(*swept)
         grouped = [job for job in jobs if any(o.startswith("+sweep.members=") for o in job)]
         assert len(planned) == 2 * (4 + 3 + 3) and len(jobs) == 2 + 3 + 10 and jobs[:2] == grouped  # longest first
         # denoising draws its noise, stacked pretrains layer by layer: one job a trial, in parallel
@@ -192,12 +197,9 @@ def test_trials_of_a_penalty_that_is_not_its_weight_times_a_term_keep_one_job_ea
     from aebench.regularizers import L2
 
     monkeypatch.setattr(L2, "weight_scales_penalty", False)
-    swept = ["+sweep=quick", "sweep.tune.trials=3", "sweep.datasets=[digits]", "sweep.models=[undercomplete]",
-             "sweep.regularizers=[none,l2]"]
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        cfg = compose("config", overrides=swept, return_hydra_config=True)
-        planned, spaces, _ = plan_trials(cfg)
-        jobs = trial_jobs(cfg, planned, spaces)
+        _, planned, _, jobs = planned_trial_jobs("+sweep=quick", "sweep.tune.trials=3", "sweep.datasets=[digits]",
+                                                 "sweep.models=[undercomplete]", "sweep.regularizers=[none,l2]")
     assert len(jobs) == 1 + 2 and jobs[1:] == [t.overrides for t in planned if "regularizer=l2" in t.combination]
 
 

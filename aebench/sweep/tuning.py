@@ -38,7 +38,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from aebench.errors import ConfigError
 from aebench.regularizers import regularizer_label, regularizer_terms
-from aebench.run.plan import members_refusal
+from aebench.run.plan import MEMBER_DIFFERENCES, members_refusal
 from aebench.sweep.keys import run_key
 from aebench.sweep.plan import job_configs, sweep_overrides
 from aebench.sweep.search import Dimension, dimensions, off_values, trials
@@ -168,7 +168,7 @@ def plan_trials(cfg: DictConfig) -> tuple[list[Trial], dict[str, list[Dimension]
 
 # what the trials of one job may differ in (``sweep.tune.vectorize``): those a vectorised model's members may
 # differ in (``aebench.run.plan.MEMBER_DIFFERENCES``), the seed being the trial seed for all
-TOGETHER = ("trainer.lr", "regularizer.weight")
+TOGETHER = tuple(key for key in MEMBER_DIFFERENCES if key != "seed")
 MEMBERS = "sweep.members"  # a job's trials to train together: [{trial: 0, trainer.lr: 0.003, ...}, ...]
 
 
@@ -209,17 +209,23 @@ def trial_jobs(cfg: DictConfig, planned: list[Trial], spaces: dict[str, list[Dim
     return jobs + singles
 
 
+def with_values(cfg: DictConfig, values: dict[str, Any]) -> DictConfig:
+    """A copy of ``cfg`` with a trial's values ({``trainer.lr``: 0.003, ...}) set, as its overrides set them."""
+    one = cfg.copy()
+    with open_dict(one):
+        for key, value in values.items():
+            OmegaConf.update(one, str(key), value, merge=False)
+    return one
+
+
 def member_configs(job_cfg: DictConfig) -> list[DictConfig]:
     """The configs of a job's trials (``+sweep.members``), each exactly its trial's own job config."""
     configs = []
     for member in job_cfg.sweep.members:
-        one = job_cfg.copy()
+        one = with_values(job_cfg, {key: value for key, value in member.items() if key != "trial"})
         with open_dict(one):
             del one.sweep["members"]
             one.sweep.trial = int(member["trial"])
-            for key, value in member.items():
-                if key != "trial":
-                    OmegaConf.update(one, str(key), value, merge=False)
         configs.append(one)
     return configs
 
