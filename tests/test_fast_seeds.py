@@ -172,17 +172,19 @@ def test_vectorised_members_that_draw_random_inputs_have_keys_of_their_own(make_
 
 
 @pytest.mark.parametrize("model, regularizer", [("undercomplete", "l2"), ("overcomplete", "sparse_l1"),
-                                                ("conv", "sparse_kl")])
+                                                ("undercomplete", "sparse_kl"), ("conv", "sparse_kl")])
 def test_trials_that_differ_in_learning_rate_and_weight_train_together_as_if_alone(make_config, client, model,
                                                                                    regularizer):
-    """Members with their own learning rates and penalty weights (a tuned sweep's trials) are each the run
-    trained alone, up to float rounding: the batched products (fully connected) and vmap (conv)."""
+    """Members with their own learning rates and penalty weights (a tuned sweep's trials), and sparse_kl's
+    own targets, are each the run trained alone, up to float rounding: the batched products (fully
+    connected) and vmap (conv)."""
     from aebench.run.train import train_members
 
-    settings = [("1e-2", "1e-3"), ("3e-3", "3e-2"), ("2e-2", "1e-4")]
+    settings = [("1e-2", "1e-3", "0.05"), ("3e-3", "3e-2", "0.2"), ("2e-2", "1e-4", "0.01")]
     configs = [make_config(f"model={model}", f"regularizer={regularizer}", f"trainer.lr={lr}",
-                           f"regularizer.weight={weight}", "seed=5", "trainer.max_epochs=4", "trainer.patience=null")
-               for lr, weight in settings]
+                           f"regularizer.weight={weight}", "seed=5", "trainer.max_epochs=4", "trainer.patience=null",
+                           *([f"regularizer.target={target}"] if regularizer == "sparse_kl" else []))
+               for lr, weight, target in settings]
     results = train_members(configs)
     assert [r.status for r in results] == ["FINISHED"] * 3
     name = f"train/penalty/{regularizer}"
@@ -246,3 +248,21 @@ def test_members_that_draw_at_random_are_refused_where_each_must_be_its_run_alon
     configs = [make_config(*overrides, f"trainer.lr={lr}") for lr in ("1e-2", "3e-3")]
     with pytest.raises(ConfigError, match="draw nothing at random"):
         train_members(configs, as_alone=True)
+
+
+def test_member_settings_follow_the_members_that_train_on(make_config):
+    """sparse_kl's target per member: each row of a step reads its own member's target, also once a middle
+    member has been retired (rows shift up)."""
+    from aebench.fast.member_settings import MemberSettings
+
+    targets = [0.05, 0.2, 0.01]
+    plans = [plan_run(make_config("regularizer=sparse_kl", f"regularizer.target={t}")) for t in targets]
+    settings = MemberSettings([plan.model for plan in plans])
+    template = plans[0].model.regularizers[0]
+    with settings.applied():
+        assert template.target.tolist() == pytest.approx(targets)
+    assert template.target == 0.05  # the template's own value is back after the step
+    settings.retain([0, 2], torch.device("cpu"))
+    with settings.applied():
+        assert template.target.tolist() == pytest.approx([0.05, 0.01])
+    assert not MemberSettings([plans[0].model, plan_run(make_config("regularizer=sparse_kl")).model])

@@ -164,18 +164,20 @@ def planned_trial_jobs(*swept: str):
 
 
 def test_trials_that_differ_in_lr_and_weight_are_one_job_and_each_member_is_its_trial():
-    """``sweep.tune.vectorize``: a combination whose trials differ only in learning rate and penalty weight is
+    """``sweep.tune.vectorize``: a combination whose trials differ only in learning rate, penalty weight and a
+    setting members set apart (sparse_kl's target) is
     one job (``+sweep.members``); each member's config is its trial's own, with its run key and values, so
     caching, resuming and selection see the same trials; other combinations keep one job a trial."""
     from aebench.sweep.job import tuning_tags
     from aebench.sweep.plan import job_configs
 
     swept = ["+sweep=quick", "sweep.tune.trials=4", "sweep.datasets=[digits]", "sweep.models=[undercomplete,stacked]",
-             "sweep.regularizers=[none,l2,denoising]"]
+             "sweep.regularizers=[none,l2,denoising,sparse_kl]"]
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
         cfg, planned, spaces, jobs = planned_trial_jobs(*swept)
         grouped = [job for job in jobs if any(o.startswith("+sweep.members=") for o in job)]
-        assert len(planned) == 2 * (4 + 3 + 3) and len(jobs) == 2 + 3 + 10 and jobs[:2] == grouped  # longest first
+        # sparse_kl's trials draw its target too, which members set apart (Regularizer.per_member)
+        assert len(planned) == 2 * (4 + 3 + 3 + 3) and len(jobs) == 3 + 3 + 13 and jobs[:3] == grouped  # longest first
         # denoising draws its noise, stacked pretrains layer by layer: one job a trial, in parallel
         assert [job for job in jobs if job not in grouped] == [
             t.overrides for t in planned if "regularizer=denoising" in t.combination or "model=stacked" in t.combination]

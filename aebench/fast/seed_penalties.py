@@ -28,7 +28,8 @@ def _sparse_l1(regularizer: SparseL1, weights, inputs, code) -> torch.Tensor:
 
 
 def _sparse_kl(regularizer: SparseKL, weights, inputs, code) -> torch.Tensor:
-    return regularizer.weight * kl_sparsity(code.float(), regularizer.target)
+    target = regularizer.target  # a number, or each member's own (K,) (aebench.fast.member_settings)
+    return regularizer.weight * kl_sparsity(code.float(), target.view(-1, 1) if torch.is_tensor(target) else target)
 
 
 def _contractive(regularizer: Contractive, weights, inputs, code) -> torch.Tensor:

@@ -11,9 +11,10 @@ differ between seeds (``randomness="different"``), so a seed's numbers are its o
 bit for bit those of a run trained alone.
 
 Members may differ in Adam's learning rate (each member's update is scaled to its own: Adam's step
-is proportional to its learning rate) and in the weight of a penalty that is its weight times a
+is proportional to its learning rate), in the weight of a penalty that is its weight times a
 term independent of it (``Regularizer.weight_scales_penalty``: the gradient of member k's penalty
-term is scaled by w_k / w_0). A member that stops improving (early stopping) is retired: its rows
+term is scaled by w_k / w_0), and in the settings a regularizer lets members set apart
+(``Regularizer.per_member``, sparse_kl's target: ``aebench.fast.member_settings``). A member that stops improving (early stopping) is retired: its rows
 leave the stacked parameters, Adam's moments and the shuffled batches, so the others train on
 without it, as a run alone would stop.
 """
@@ -32,6 +33,7 @@ from aebench.data.batches import TensorBatches, numbered_batches
 from aebench.data.datamodule import AutoencoderDataModule
 from aebench.evaluate.selection import BestEpochs
 from aebench.fast.epoch_means import EpochMeans, read_together
+from aebench.fast.member_settings import MemberSettings
 from aebench.fast.seed_batched import SeedBatchedAutoencoder
 from aebench.fast.steps import ManualStepModule
 from aebench.models.autoencoder import Autoencoder, adam
@@ -141,6 +143,7 @@ class SeedEnsemble(ManualStepModule):
         self.lr = max(model.lr for model in self.models)
         self.member_lr = [model.lr / self.lr for model in self.models]
         self.penalty_scales = penalty_scales(self.models)  # (K, penalties) or None
+        self.member_settings = MemberSettings(self.models)  # settings members set apart (sparse_kl's target)
         self._factors()
         self.train_means = EpochMeans(template.term_names, rows=len(self.seeds))
         self.val_means = EpochMeans(["val/loss"], rows=len(self.seeds))
@@ -158,6 +161,8 @@ class SeedEnsemble(ManualStepModule):
             views = [self._lr_factors.view(-1, *([1] * (p.dim() - 1))).to(p.dtype) for p in self.stacked]
             self._factor_views = (views, [1 - view for view in views])
         self._scales = None if self.penalty_scales is None else self.penalty_scales[self.active].to(device)
+        if self.member_settings:
+            self.member_settings.retain(self.active, device)
 
     def _scaled(self, terms: list[torch.Tensor]) -> list[torch.Tensor]:
         """[(K,) per term] with each penalty (the last terms) times its member's scale."""
@@ -167,10 +172,12 @@ class SeedEnsemble(ManualStepModule):
         return [*terms[:first], *(term * self._scales[:, j] for j, term in enumerate(terms[first:]))]
 
     def _call(self, module: nn.Module, in_dims: tuple, *tensors: torch.Tensor) -> torch.Tensor:
-        def one_seed(params: tuple, *inputs: torch.Tensor) -> torch.Tensor:
-            return functional_call(module, dict(zip(self.names, params)), inputs)
+        def one_seed(params: tuple, settings: list[torch.Tensor], *inputs: torch.Tensor) -> torch.Tensor:
+            with self.member_settings.applied(settings):  # each member's own values, 0-d
+                return functional_call(module, dict(zip(self.names, params)), inputs)
 
-        return vmap(one_seed, in_dims=(0, *in_dims), randomness="different")(tuple(self.stacked), *tensors)
+        return vmap(one_seed, in_dims=(0, 0, *in_dims), randomness="different")(
+            tuple(self.stacked), self.member_settings.active, *tensors)
 
     def vmapped_loss_terms(self, xs: torch.Tensor) -> torch.Tensor:
         """(K, terms): each seed's ``loss_terms`` of its batch ``xs[k]`` through ``vmap``."""
@@ -195,7 +202,8 @@ class SeedEnsemble(ManualStepModule):
         params = self._params
         for xs in groups:  # xs: (K, B, ...); seeds do not interact: the summed loss gives each its own gradient
             if self.batched is not None:
-                step_loss = self.batched.step_loss(params, xs)
+                with self.member_settings.applied():  # (K,) values where members set a penalty's setting apart
+                    step_loss = self.batched.step_loss(params, xs)
                 self.take_seed_step(*step_loss.roots(self._scales))
                 terms = step_loss.terms()  # [(K,) per term]
             else:

@@ -31,6 +31,10 @@ class Regularizer:
     # the penalty is ``self.weight`` times a term that does not depend on it: trials that differ only in
     # the weight can train together, each member's penalty scaled (``aebench.fast.seeds``)
     weight_scales_penalty: bool = False
+    # settings beside the weight that members trained together may each set apart: during a vectorised
+    # step the penalty reads each as a tensor of the members' values, shaped to broadcast over the
+    # member axis (``aebench.fast.member_settings``), so it must use them in tensor arithmetic only
+    per_member: tuple[str, ...] = ()
 
     def needs(self) -> tuple[Need, ...]:
         """What it needs of the model and the data (``aebench.needs``): checked by the rule table

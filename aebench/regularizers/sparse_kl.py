@@ -22,8 +22,9 @@ CODES_IN_UNIT_INTERVAL = Need(
 EPSILON = 1e-6  # keeps log finite when a unit's batch mean reaches 0 or 1
 
 
-def kl_sparsity(code: torch.Tensor, target: float) -> torch.Tensor:
-    """sum_j KL(target || mean_b code[..., b, j]): a number for codes (B, C), one per seed for (K, B, C)."""
+def kl_sparsity(code: torch.Tensor, target: float | torch.Tensor) -> torch.Tensor:
+    """sum_j KL(target || mean_b code[..., b, j]): a number for codes (B, C), one per member for (K, B, C),
+    whose ``target`` may be each member's own, (K, 1)."""
     rho_hat = code.mean(dim=-2).clamp(EPSILON, 1 - EPSILON)
     rho = target
     return (rho * torch.log(rho / rho_hat) + (1 - rho) * torch.log((1 - rho) / (1 - rho_hat))).sum(dim=-1)
@@ -32,6 +33,7 @@ def kl_sparsity(code: torch.Tensor, target: float) -> torch.Tensor:
 @register_regularizer
 class SparseKL(Regularizer):
     weight_scales_penalty = True  # weight * (a term without it)
+    per_member = ("target",)  # kl_sparsity broadcasts a (members, 1) target over the stacked codes
     name = "sparse_kl"
 
     def __init__(self, target: float = 0.05, weight: float = 0.1):

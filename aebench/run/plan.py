@@ -24,7 +24,7 @@ from aebench.evaluate.selection import MONITOR, BestWeights
 from aebench.evaluate.transfer import check_transfer
 from aebench.fast import TrainingPath, choose_path
 from aebench.models import Autoencoder, StackedAutoencoder, create_model
-from aebench.regularizers import Regularizer, build_regularizers
+from aebench.regularizers import REGULARIZERS, Regularizer, build_regularizers
 from aebench.run.progress import EpochProgress
 from aebench.run.rules import describe, first_broken_rule
 from aebench.run.spec import RunSpec, TrainerSpec, config_group, validate_seed
@@ -171,9 +171,16 @@ MEMBER_DIFFERENCES = ("seed", "trainer.lr", "regularizer.weight")
 NOT_TRAINED = ("sweep", "hydra")  # where a run sits in a sweep, not what it trains
 
 
+def member_differences() -> tuple[str, ...]:
+    """What members trained together may differ in: ``MEMBER_DIFFERENCES``, then each setting that a
+    registered regularizer lets members set apart (``Regularizer.per_member``: sparse_kl's target)."""
+    settings = sorted({setting for name in REGULARIZERS.names() for setting in REGULARIZERS.get(name).per_member})
+    return (*MEMBER_DIFFERENCES, *(f"regularizer.{setting}" for setting in settings))
+
+
 def _without_member_differences(spec: RunSpec) -> dict:
     config = {key: value for key, value in copy.deepcopy(dict(spec.config)).items() if key not in NOT_TRAINED}
-    for key in MEMBER_DIFFERENCES:
+    for key in member_differences():
         section, _, name = key.rpartition(".")
         (config.get(section) or {} if section else config).pop(name, None)
     return config
@@ -181,26 +188,33 @@ def _without_member_differences(spec: RunSpec) -> dict:
 
 def check_members(plans: list["RunPlan"], as_alone: bool = False) -> None:
     """Runs train together as one vectorised model (``aebench.fast.seeds``) only where each operation can
-    be vectorised (``check_vectorisable``) and they differ in nothing but ``MEMBER_DIFFERENCES``; a penalty
-    weight may differ only where it scales its penalty, from a first member whose weight is not 0.
+    be vectorised (``check_vectorisable``) and they differ in nothing but ``member_differences()``; a penalty
+    weight may differ only where it scales its penalty, from a first member whose weight is not 0, and
+    another setting only where its regularizer lets members set it apart (``Regularizer.per_member``).
     ``as_alone``: each member must be the very run it is alone (``check_alone``)."""
     first = plans[0]
     check_vectorisable(first, [plan.spec.seed for plan in plans])
     if as_alone:
         check_alone(first.spec, first.model)
     shared = _without_member_differences(first.spec)
+    settings = [key.partition(".")[2] for key in member_differences() if key.startswith("regularizer.")]
     for plan in plans[1:]:
         require(_without_member_differences(plan.spec) == shared, "members", plan.spec.run_name,
-                "runs that differ only in " + ", ".join(MEMBER_DIFFERENCES) + " to train together")
+                "runs that differ only in " + ", ".join(member_differences()) + " to train together")
         for template, own in zip(first.model.regularizers, plan.model.regularizers):
             if own.has_penalty and own.weight != template.weight:
                 require(own.weight_scales_penalty and template.weight != 0, "regularizer.weight", own.weight,
                         f"the first member's weight ({template.weight}) for {own.name} to train members together: its "
                         "penalty is not its weight times a term without it, or the first weight is 0")
+            for setting in settings:
+                if setting != "weight" and getattr(own, setting, None) != getattr(template, setting, None):
+                    require(setting in own.per_member, f"regularizer.{setting}", getattr(own, setting, None),
+                            f"the first member's {setting} ({getattr(template, setting, None)}) for {own.name} to "
+                            f"train members together: {own.name} does not let members set its {setting} apart")
 
 
 def members_refusal(cfg: "ConfigOrSpec", differing: Sequence[str] = ()) -> str | None:
-    """Why runs of this config that differ in ``differing`` (among ``MEMBER_DIFFERENCES``) cannot train
+    """Why runs of this config that differ in ``differing`` (among ``member_differences()``) cannot train
     together as each would alone (``check_members(..., as_alone=True)``), or None where they can. Builds
     the run's data and model (about 0.05 s on digits), not its trainer (the launching process may have
     no GPU) or MLflow run; the job checks the rest."""
@@ -216,6 +230,12 @@ def members_refusal(cfg: "ConfigOrSpec", differing: Sequence[str] = ()) -> str |
             for regularizer in (r for r in model.regularizers if r.has_penalty):
                 require(regularizer.weight_scales_penalty, "regularizer", regularizer.name, "a regularizer whose penalty "
                         "is its weight times a term without it (weight_scales_penalty) to train weights together")
+        for key in differing:
+            setting = key.partition(".")[2]
+            if key.startswith("regularizer.") and setting != "weight":
+                for regularizer in model.regularizers:
+                    require(setting in regularizer.per_member, "regularizer", regularizer.name, "a regularizer that lets "
+                            f"members set its {setting} apart (Regularizer.per_member) to train {key} together")
     except ConfigError as error:
         return str(error)
     return None

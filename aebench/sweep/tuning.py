@@ -38,7 +38,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from aebench.errors import ConfigError
 from aebench.regularizers import regularizer_label, regularizer_terms
-from aebench.run.plan import MEMBER_DIFFERENCES, members_refusal
+from aebench.run.plan import member_differences, members_refusal
 from aebench.sweep.keys import run_key
 from aebench.sweep.plan import job_configs, sweep_overrides
 from aebench.sweep.search import Dimension, dimensions, off_values, trials
@@ -166,16 +166,19 @@ def plan_trials(cfg: DictConfig) -> tuple[list[Trial], dict[str, list[Dimension]
     return planned, spaces, fallbacks
 
 
-# what the trials of one job may differ in (``sweep.tune.vectorize``): those a vectorised model's members may
-# differ in (``aebench.run.plan.MEMBER_DIFFERENCES``), the seed being the trial seed for all
-TOGETHER = tuple(key for key in MEMBER_DIFFERENCES if key != "seed")
 MEMBERS = "sweep.members"  # a job's trials to train together: [{trial: 0, trainer.lr: 0.003, ...}, ...]
+
+
+def together() -> tuple[str, ...]:
+    """What the trials of one job may differ in (``sweep.tune.vectorize``): what a vectorised model's
+    members may differ in (``aebench.run.plan.member_differences``), the seed being the trial seed for all."""
+    return tuple(key for key in member_differences() if key != "seed")
 
 
 def trial_jobs(cfg: DictConfig, planned: list[Trial], spaces: dict[str, list[Dimension]],
                refusals: dict[str, str] | None = None) -> list[list[str]]:
     """The jobs that train the trials: one job per trial, or with ``sweep.tune.vectorize`` one job for
-    all trials of a combination whose dimensions are among ``TOGETHER`` (``+sweep.members=[...]``) and
+    all trials of a combination whose dimensions are among ``together()`` (``+sweep.members=[...]``) and
     whose runs can train together as each would alone (``aebench.run.plan.members_refusal``: not
     stacked pretraining, random corruption or estimates, the reference path); that job trains them
     as one vectorised model, each its own run (``aebench.sweep.job.run_members``). The jobs of several trials come first, in the order of their
@@ -186,9 +189,10 @@ def trial_jobs(cfg: DictConfig, planned: list[Trial], spaces: dict[str, list[Dim
         return [trial.overrides for trial in planned]
     grouped: dict[str, list[Trial]] = {}
     refused: dict[str, str | None] = {}  # by combination, from its first trial's config
+    keys_together = together()
     for trial in planned:
         keys = [dim.key for dim in spaces[trial.combination]]
-        if not (keys and all(key in TOGETHER for key in keys)):
+        if not (keys and all(key in keys_together for key in keys)):
             continue
         if trial.combination not in refused:
             refused[trial.combination] = None if trial.config is None else members_refusal(trial.config, keys)
