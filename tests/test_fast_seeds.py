@@ -161,8 +161,8 @@ def test_the_closed_form_contractive_penalty_also_runs_under_vmap(make_config, m
     (["regularizer=l2"], False), (["regularizer=denoising"], True), (["regularizer=sparse_kl_denoising"], True),
     (["task=inpaint"], True), (["task=denoise"], True), (["task=compress"], False)])
 def test_vectorised_members_that_draw_random_inputs_have_keys_of_their_own(make_config, overrides, random_inputs):
-    """A vectorised seed draws its corruptions with the other seeds of its list, unlike its own run:
-    where training draws random inputs, the member's key names the list (never the single run's)."""
+    """Where training draws random inputs, a vectorised seed's key names its list (never the single run's):
+    stores written before members drew their own inputs hold members drawn with the other seeds."""
     from aebench.sweep.keys import member_key, run_key
 
     cfg = make_config(*overrides)
@@ -238,11 +238,12 @@ def test_a_diverging_member_fails_alone_and_the_others_train_on(make_config, cli
     assert kept.metrics["test/mse"] == pytest.approx(train(configs[1]).metrics["test/mse"], rel=1e-3)
 
 
-@pytest.mark.parametrize("overrides", [["regularizer=denoising"], ["task=denoise"], ["model=vae"],
+@pytest.mark.parametrize("overrides", [["model=vae"],
                                        ["model=deep", "regularizer=contractive", "regularizer.projections=1"]])
 def test_members_that_draw_at_random_are_refused_where_each_must_be_its_run_alone(make_config, overrides):
     """A tuned sweep's trials keep their trial's run key, so they train together only where nothing in training
-    is drawn at random (vmap draws each member's own numbers, not those of its run alone)."""
+    but their inputs is drawn at random (vmap draws a penalty estimate's or a sample's numbers for each member,
+    not those of its run alone)."""
     from aebench.run.train import train_members
 
     configs = [make_config(*overrides, f"trainer.lr={lr}") for lr in ("1e-2", "3e-3")]
@@ -266,3 +267,24 @@ def test_member_settings_follow_the_members_that_train_on(make_config):
     with settings.applied():
         assert template.target.tolist() == pytest.approx([0.05, 0.01])
     assert not MemberSettings([plans[0].model, plan_run(make_config("regularizer=sparse_kl")).model])
+
+
+@pytest.mark.parametrize("overrides, apart", [
+    (["model=undercomplete", "regularizer=denoising"], "regularizer.noise_prob"),  # the batched products
+    (["model=conv", "regularizer=denoising", "regularizer.noise=gaussian"], "regularizer.noise_std"),  # vmap
+    (["model=deep", "task=inpaint"], None)])
+def test_members_that_draw_their_inputs_at_random_are_each_the_run_alone(make_config, client, overrides, apart):
+    """One generator per member: each member draws its corrupted inputs under the state its run alone starts
+    training with, with its own noise level, so it is that run up to float rounding, step after step."""
+    from aebench.run.train import train_members
+
+    settings = [("1e-2", "0.3"), ("3e-3", "0.1")]
+    configs = [make_config(*overrides, f"trainer.lr={lr}", "seed=4", "trainer.max_epochs=3", "trainer.patience=null",
+                           *([f"{apart}={level}"] if apart else [])) for lr, level in settings]
+    results = train_members(configs, as_alone=True)
+    for config, result in zip(configs, results):
+        alone = train(config)
+        assert result.metrics["test/mse"] == pytest.approx(alone.metrics["test/mse"], rel=2e-3)
+        together = [m.value for m in client.get_metric_history(result.run_id, "train/loss")]
+        own = [m.value for m in client.get_metric_history(alone.run_id, "train/loss")]
+        assert together == pytest.approx(own, rel=2e-3)

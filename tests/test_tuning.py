@@ -176,11 +176,12 @@ def test_trials_that_differ_in_lr_and_weight_are_one_job_and_each_member_is_its_
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
         cfg, planned, spaces, jobs = planned_trial_jobs(*swept)
         grouped = [job for job in jobs if any(o.startswith("+sweep.members=") for o in job)]
-        # sparse_kl's trials draw its target too, which members set apart (Regularizer.per_member)
-        assert len(planned) == 2 * (4 + 3 + 3 + 3) and len(jobs) == 3 + 3 + 13 and jobs[:3] == grouped  # longest first
-        # denoising draws its noise, stacked pretrains layer by layer: one job a trial, in parallel
-        assert [job for job in jobs if job not in grouped] == [
-            t.overrides for t in planned if "regularizer=denoising" in t.combination or "model=stacked" in t.combination]
+        # sparse_kl's trials draw its target too, denoising's its noise level: members set them apart
+        # (Regularizer.per_member), each drawing its corruption as alone (aebench.fast.member_draws)
+        assert len(planned) == 2 * (4 + 3 + 3 + 3) and len(jobs) == 4 + 13 and jobs[:4] == grouped  # longest first
+        # stacked pretrains layer by layer: one job a trial, in parallel
+        assert [job for job in jobs if job not in grouped] == [t.overrides for t in planned
+                                                               if "model=stacked" in t.combination]
         for job, job_cfg in zip(grouped, job_configs(cfg, grouped)):
             choices = [o for o in job if o.startswith(("model=", "regularizer="))]
             trials_of = [t for t in planned if set(choices) <= set(t.combination.split())]
@@ -443,4 +444,23 @@ def test_whether_trials_train_together_is_decided_from_data_and_model_alone():
         assert members_refusal(composed("trainer.accelerator=gpu"), ["trainer.lr"]) is None
     assert members_refusal(composed("model=deep", "regularizer=l2"), ["trainer.lr", "regularizer.weight"]) is None
     assert "layer-wise stages" in members_refusal(composed("model=stacked"), ["trainer.lr"])
-    assert "draw nothing at random" in members_refusal(composed("regularizer=denoising"), ["trainer.lr"])
+    assert members_refusal(composed("regularizer=denoising"), ["trainer.lr", "regularizer.noise_prob"]) is None
+    assert "draw nothing at random" in members_refusal(composed("model=vae"), ["trainer.lr"])
+    assert members_refusal(composed("model=deep", "regularizer=sparse_kl"), ["trainer.lr", "regularizer.target"]) is None
+    assert "sparse_kl does not let" not in (members_refusal(composed("model=deep", "regularizer=l2"),
+                                                            ["regularizer.weight"]) or "")
+    assert "set its noise_prob apart" in members_refusal(composed("model=deep", "regularizer=l2"),
+                                                         ["regularizer.noise_prob"])
+    with pytest.raises(ConfigError, match="sparse_kl needs code activations"):  # the rules refuse the run itself
+        members_refusal(composed("model=linear", "regularizer=sparse_kl"), ["trainer.lr"])
+
+
+def test_a_combination_the_rules_refuse_is_not_reported_as_trained_one_a_job():
+    swept = ["+sweep=quick", "sweep.tune.trials=2", "sweep.datasets=[digits]", "sweep.models=[linear,deep]",
+             "sweep.regularizers=[sparse_kl]"]
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        cfg, planned, spaces, _ = planned_trial_jobs(*swept)
+        refusals: dict[str, str] = {}
+        jobs = trial_jobs(cfg, planned, spaces, refusals)
+    assert refusals == {}
+    assert len(jobs) == 1 + 2  # deep's trials together; linear's (refused by the rules) one a job, skipped there

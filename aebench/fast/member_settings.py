@@ -25,6 +25,8 @@ class MemberSettings:
         template = models[0]
         self.settings: list[tuple[Regularizer, str, torch.Tensor]] = []
         for index, regularizer in enumerate(template.regularizers):
+            if not regularizer.has_penalty:
+                continue  # a corruption is drawn with each member's own regularizer (aebench.fast.member_draws)
             for setting in regularizer.per_member:
                 values = [float(getattr(model.regularizers[index], setting)) for model in models]
                 if any(value != values[0] for value in values):

@@ -142,11 +142,15 @@ class SeedBatchedAutoencoder:
         """(K, B, code) from inputs (K, B, ...)."""
         return self.run(self.encoder_steps, params, inputs)
 
-    def step_loss(self, params: Sequence[torch.Tensor], xs: torch.Tensor) -> SeedStepLoss:
-        """The terms of ``Autoencoder.loss_terms`` for each seed's batch ``xs[k]``, with fresh corruption per
-        seed; ``params`` in the layout of ``to_batched``."""
-        model, inputs = self.model, xs
-        if not self.clean_inputs:
+    def step_loss(self, params: Sequence[torch.Tensor], xs: torch.Tensor,
+                  inputs: torch.Tensor | None = None) -> SeedStepLoss:
+        """The terms of ``Autoencoder.loss_terms`` for each seed's batch ``xs[k]``, from the training inputs
+        ``inputs`` (K, B, ...) where given (``aebench.fast.member_draws``), else with fresh corruption drawn
+        for all seeds at once; ``params`` in the layout of ``to_batched``."""
+        model = self.model
+        if inputs is None:
+            inputs = xs
+        if inputs is xs and not self.clean_inputs:
             inputs = model.task.training_input(xs.flatten(0, 1))
             for regularizer in model.regularizers:
                 inputs = regularizer.corrupt(inputs)

@@ -6,9 +6,11 @@ parameters stacked along a new first axis (``torch.func.stack_module_state``); o
 all of them at once, each on its own shuffled mini-batch: fully connected models as batched
 matrix products (``aebench.fast.seed_batched``), the others with ``torch.func.vmap`` over
 ``functional_call``. The seeds stay independent: the gradient of the summed losses with respect to seed
-k's parameters is seed k's own gradient, and Adam acts elementwise. Random corruption draws
-differ between seeds (``randomness="different"``), so a seed's numbers are its own, though not
-bit for bit those of a run trained alone.
+k's parameters is seed k's own gradient, and Adam acts elementwise. Random training inputs
+(corruption, a task's random input) are drawn for each member under its own generator, as its run
+alone draws them (``aebench.fast.member_draws``), where ``train_members`` gives the generators'
+states; a random penalty estimate or a sampling bottleneck draws inside ``vmap``
+(``randomness="different"``), so such a member's numbers are its own, not those of its run alone.
 
 Members may differ in Adam's learning rate (each member's update is scaled to its own: Adam's step
 is proportional to its learning rate), in the weight of a penalty that is its weight times a
@@ -33,11 +35,13 @@ from aebench.data.batches import TensorBatches, numbered_batches
 from aebench.data.datamodule import AutoencoderDataModule
 from aebench.evaluate.selection import BestEpochs
 from aebench.fast.epoch_means import EpochMeans, read_together
+from aebench.fast.member_draws import MemberDraws
 from aebench.fast.member_settings import MemberSettings
 from aebench.fast.seed_batched import SeedBatchedAutoencoder
 from aebench.fast.steps import ManualStepModule
 from aebench.models.autoencoder import Autoencoder, adam
 from aebench.models.schedules import PlateauFactor, learning_rate_schedule, with_schedule
+from aebench.tasks.base import trains_on_clean_inputs
 
 
 class _LossTerms(nn.Module):
@@ -49,8 +53,8 @@ class _LossTerms(nn.Module):
         self.encoder, self.bottleneck, self.decoder = model.encoder, model.bottleneck, model.decoder  # its own
         object.__setattr__(self, "model", model)  # unregistered: its methods run on the swapped modules
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.stack(self.model.loss_terms(x))
+    def forward(self, x: torch.Tensor, inputs: torch.Tensor | None = None) -> torch.Tensor:
+        return torch.stack(self.model.loss_terms(x, inputs))
 
 
 class _ValidationLoss(_LossTerms):
@@ -118,7 +122,8 @@ class SeedEnsemble(ManualStepModule):
     """K members of one autoencoder (seeds, or trials that differ in learning rate and penalty weight)
     with stacked parameters; ``unstack()`` writes each member's selected weights back."""
 
-    def __init__(self, models: Sequence[Autoencoder], seeds: Sequence[int], patience: int | None = None):
+    def __init__(self, models: Sequence[Autoencoder], seeds: Sequence[int], patience: int | None = None,
+                 draw_states: Sequence[dict[str, torch.Tensor]] | None = None):
         super().__init__()
         self.models, self.seeds = list(models), list(seeds)
         self.active = list(range(len(self.models)))  # the members still training, in the order of their rows
@@ -144,6 +149,10 @@ class SeedEnsemble(ManualStepModule):
         self.member_lr = [model.lr / self.lr for model in self.models]
         self.penalty_scales = penalty_scales(self.models)  # (K, penalties) or None
         self.member_settings = MemberSettings(self.models)  # settings members set apart (sparse_kl's target)
+        # random training inputs: each member's drawn as its run alone draws them, where its generator state
+        # after planning is given (aebench.fast.member_draws); else drawn for all members at once
+        random_inputs = not trains_on_clean_inputs(template.task, template.regularizers)
+        self.draws = MemberDraws(self.models, draw_states) if random_inputs and draw_states is not None else None
         self._factors()
         self.train_means = EpochMeans(template.term_names, rows=len(self.seeds))
         self.val_means = EpochMeans(["val/loss"], rows=len(self.seeds))
@@ -179,9 +188,12 @@ class SeedEnsemble(ManualStepModule):
         return vmap(one_seed, in_dims=(0, 0, *in_dims), randomness="different")(
             tuple(self.stacked), self.member_settings.active, *tensors)
 
-    def vmapped_loss_terms(self, xs: torch.Tensor) -> torch.Tensor:
-        """(K, terms): each seed's ``loss_terms`` of its batch ``xs[k]`` through ``vmap``."""
-        return self._call(self._terms, (0,), xs)
+    def vmapped_loss_terms(self, xs: torch.Tensor, inputs: torch.Tensor | None = None) -> torch.Tensor:
+        """(K, terms): each seed's ``loss_terms`` of its batch ``xs[k]`` through ``vmap``, from its training
+        input ``inputs[k]`` where given."""
+        if inputs is None:
+            return self._call(self._terms, (0,), xs)
+        return self._call(self._terms, (0, 0), xs, inputs)
 
     def configure_optimizers(self) -> torch.optim.Optimizer | dict:
         """Adam over the stacked parameters, with the models' learning-rate schedule: one that depends on
@@ -201,13 +213,14 @@ class SeedEnsemble(ManualStepModule):
     def training_step(self, groups: list[torch.Tensor], call_index: int) -> None:
         params = self._params
         for xs in groups:  # xs: (K, B, ...); seeds do not interact: the summed loss gives each its own gradient
+            inputs = None if self.draws is None else self.draws.inputs(xs, self.active)
             if self.batched is not None:
                 with self.member_settings.applied():  # (K,) values where members set a penalty's setting apart
-                    step_loss = self.batched.step_loss(params, xs)
+                    step_loss = self.batched.step_loss(params, xs, inputs)
                 self.take_seed_step(*step_loss.roots(self._scales))
                 terms = step_loss.terms()  # [(K,) per term]
             else:
-                stacked = self.vmapped_loss_terms(xs)  # (K, terms): backward from their sum
+                stacked = self.vmapped_loss_terms(xs, inputs)  # (K, terms): backward from their sum
                 gradient = stacked.new_ones(()).expand_as(stacked)
                 if self._scales is not None:  # each member's penalties by its scale
                     gradient = torch.cat([gradient[:, :stacked.shape[1] - self._scales.shape[1]],

@@ -144,12 +144,14 @@ class Autoencoder(L.LightningModule):
         the task scores (held-out ratings for ``recommend``)."""
         return self.reconstruction_loss(self.decoder(self.code_of(inputs)), x, self.task.scoring_mask(inputs, x))
 
-    def loss_terms(self, x: torch.Tensor) -> list[torch.Tensor]:
+    def loss_terms(self, x: torch.Tensor, inputs: torch.Tensor | None = None) -> list[torch.Tensor]:
         """[reconstruction loss against the clean x, the bottleneck's terms, then each penalty], on the
-        task's (and the regularizers') corrupted input; named by ``term_names``."""
-        inputs = self.task.training_input(x)
-        for regularizer in self.regularizers:
-            inputs = regularizer.corrupt(inputs)
+        task's (and the regularizers') corrupted input, drawn here unless given as ``inputs``; named by
+        ``term_names``."""
+        if inputs is None:
+            inputs = self.task.training_input(x)
+            for regularizer in self.regularizers:
+                inputs = regularizer.corrupt(inputs)
         if self.needs_input_grad:
             inputs = inputs.detach().requires_grad_(True)
         latent = self.encode(inputs)

@@ -32,8 +32,8 @@ class Regularizer:
     # the weight can train together, each member's penalty scaled (``aebench.fast.seeds``)
     weight_scales_penalty: bool = False
     # settings beside the weight that members trained together may each set apart: during a vectorised
-    # step the penalty reads each as a tensor of the members' values, shaped to broadcast over the
-    # member axis (``aebench.fast.member_settings``), so it must use them in tensor arithmetic only
+    # step a penalty reads each as a tensor of the members' values (``aebench.fast.member_settings``), so
+    # it must use them in tensor arithmetic only; a corruption is drawn with each member's own regularizer
     per_member: tuple[str, ...] = ()
 
     def needs(self) -> tuple[Need, ...]:

@@ -26,6 +26,7 @@ SALT_PEPPER_NEEDS_UNIT_RANGE = Need(
 class Denoising(Regularizer):
     name = "denoising"
     has_penalty = False
+    per_member = ("noise_std", "noise_prob")  # members draw their corruptions each with its own (member_draws)
 
     def __init__(self, noise: str = "masking", noise_std: float = 0.1, noise_prob: float = 0.3):
         self.noise = require_choice("noise", noise, NOISES)

@@ -29,7 +29,6 @@ from aebench.run.progress import EpochProgress
 from aebench.run.rules import describe, first_broken_rule
 from aebench.run.spec import RunSpec, TrainerSpec, config_group, validate_seed
 from aebench.tasks import Task, build_task
-from aebench.tasks.base import trains_on_clean_inputs
 
 ConfigOrSpec = RunSpec | DictConfig
 
@@ -140,27 +139,34 @@ def check_vectorisable(plan: "RunPlan", seeds: list[int]) -> None:
             "auto (one process) when seed is a list")
 
 
+def not_vectorisable(spec: RunSpec, model: Autoencoder, members: str) -> str | None:
+    """Why runs of this model and path cannot train together as one vectorised model (``members``
+    names them: "seeds", "trials"), or None where they can."""
+    label = f"model={spec.model.name}"
+    if not spec.trainer.fast:
+        return f"with trainer.fast=false: {members} train together only on the fast path"
+    if isinstance(model, StackedAutoencoder):
+        return f"for {label}: its layer-wise stages are not vectorised over {members} (model=deep is the same net without them)"
+    contractive = [r for r in model.regularizers if r.name == "contractive"]
+    if contractive and contractive[0].needs_input_grad:
+        return f"for the contractive penalty of {label}: its vector-Jacobian products cannot be vectorised over {members}"
+    return None
+
+
 def check_vectorisable_model(spec: RunSpec, model: Autoencoder, seeds: list[int]) -> None:
     """What ``check_vectorisable`` asks of the model and its path, without a trainer."""
-    label = f"model={spec.model.name}"
-    require(spec.trainer.fast, "seed", seeds, "a single integer with trainer.fast=false: seeds train "
-            "together only on the fast path")
-    require(not isinstance(model, StackedAutoencoder), "seed", seeds,
-            f"a single integer for {label}: its layer-wise stages are not vectorised over seeds (model=deep is the "
-            "same net without them)")
-    contractive = [r for r in model.regularizers if r.name == "contractive"]
-    require(not (contractive and contractive[0].needs_input_grad),
-            "seed", seeds, f"a single integer for the contractive penalty of {label}: its vector-Jacobian "
-            "products cannot be vectorised over seeds")
+    reason = not_vectorisable(spec, model, "seeds")
+    require(reason is None, "seed", seeds, f"a single integer {reason}")
 
 
 def check_alone(spec: RunSpec, model: Autoencoder) -> None:
-    """Members are each the very run they are alone (up to float rounding) only where nothing is drawn at
-    random in training (no corrupted inputs, no stochastic penalty estimate, no sampling bottleneck) and no
-    member's step depends on the others' (fp16's loss scaling skips a step for all on any overflow)."""
-    require(trains_on_clean_inputs(model.task, model.regularizers) and not model.bottleneck.draws_at_random
-            and not any(r.draws_at_random for r in model.regularizers), "members", spec.run_name,
-            "runs that draw nothing at random in training, to train together as each would alone")
+    """Members are each the very run they are alone (up to float rounding) only where nothing but their
+    inputs is drawn at random in training (each member draws those under its own generator,
+    ``aebench.fast.member_draws``; no stochastic penalty estimate, no sampling bottleneck) and no member's
+    step depends on the others' (fp16's loss scaling skips a step for all on any overflow)."""
+    require(not model.bottleneck.draws_at_random and not any(r.draws_at_random for r in model.regularizers),
+            "members", spec.run_name, "runs that draw nothing at random in training but their inputs, to train "
+            "together as each would alone")
     require(spec.trainer.precision != "16-mixed", "trainer.precision", spec.trainer.precision,
             "32-true or bf16-mixed to train runs together as each would alone (16-mixed scales one loss for all)")
 
@@ -215,16 +221,19 @@ def check_members(plans: list["RunPlan"], as_alone: bool = False) -> None:
 
 def members_refusal(cfg: "ConfigOrSpec", differing: Sequence[str] = ()) -> str | None:
     """Why runs of this config that differ in ``differing`` (among ``member_differences()``) cannot train
-    together as each would alone (``check_members(..., as_alone=True)``), or None where they can. Builds
-    the run's data and model (about 0.05 s on digits), not its trainer (the launching process may have
-    no GPU) or MLflow run; the job checks the rest."""
+    together as each would alone (``check_members(..., as_alone=True)``), or None where they can; the
+    ConfigError of the rule table where such a run is refused on its own. Builds the run's data and model
+    (about 0.05 s on digits), not its trainer (the launching process may have no GPU) or MLflow run; the
+    job checks the rest."""
+    spec = RunSpec.of(cfg)
+    datamodule, regularizers, task = checked_parts(spec)
     try:
-        spec = RunSpec.of(cfg)
-        datamodule, regularizers, task = checked_parts(spec)
         with config_group("task"):
             datamodule = task.prepare(datamodule)
         model = build_model(spec, datamodule, regularizers, task)
-        check_vectorisable_model(spec, model, [spec.seed, spec.seed])
+        reason = not_vectorisable(spec, model, "trials")
+        if reason is not None:
+            return reason[0].upper() + reason[1:]
         check_alone(spec, model)
         if "regularizer.weight" in differing:
             for regularizer in (r for r in model.regularizers if r.has_penalty):

@@ -18,6 +18,7 @@ from aebench.evaluate.probes import code_map, probe_accuracies
 from aebench.evaluate.transfer import transfer_scores
 from aebench.evaluate.variation import interpolation_rows, traversal_rows
 from aebench.fast import SeedDataModule, SeedEnsemble
+from aebench.fast.member_draws import states_after_planning
 from aebench.models import Autoencoder, StackedAutoencoder, save_autoencoder
 from aebench.ops.chunks import apply_in_chunks, device_of, encode_all
 from aebench.run.plan import (
@@ -198,7 +199,10 @@ def train_members(configs: list[DictConfig | RunSpec], parent_run_id: str | None
 def _train_members(specs: list[RunSpec], parent_run_id: str | None, tags: list[Mapping[str, str]],
                    as_alone: bool) -> list[RunResult]:
     seeds = [spec.seed for spec in specs]
-    plans = [plan_run(spec) for spec in specs]  # each member initialised as its own run would be
+    plans, draw_states = [], []
+    for spec in specs:  # each member initialised as its own run would be, and its generators as they then are
+        plans.append(plan_run(spec))
+        draw_states.append(states_after_planning())
     check_members(plans, as_alone)
     store = open_store(specs[0].tracking)
     run_ids = [store.start_run(plan.spec.run_name, {**run_tags(plan.spec), "aebench.vectorized_members": str(len(seeds)),
@@ -208,7 +212,8 @@ def _train_members(specs: list[RunSpec], parent_run_id: str | None, tags: list[M
                for plan, member_tags in zip(plans, tags)]
     for plan, run_id in zip(plans, run_ids):
         log_data(store, run_id, plan)
-    ensemble = SeedEnsemble([plan.model for plan in plans], seeds, patience=specs[0].trainer.patience)
+    ensemble = SeedEnsemble([plan.model for plan in plans], seeds, patience=specs[0].trainer.patience,
+                            draw_states=draw_states)
     ensemble.epoch_loggers = [_loggers(store, run_id, specs[0]) for run_id in run_ids]
     trainer = build_trainer(specs[0], select=False)  # the ensemble selects each seed's epoch itself
     started = time.perf_counter()

@@ -67,9 +67,10 @@ def draws_random_inputs(spec: RunSpec) -> bool:
 
 def member_key(seed_cfg: DictConfig | RunSpec, seeds: Iterable[int]) -> str:
     """The run key of one seed of a vectorised seed list (``seed=[0,1,2]``). Where training draws
-    random inputs, the vectorised model draws them for all seeds at once, so a member is neither
-    its seed's own run nor independent of the list: its key names the list, and neither stands
-    in for the other. Elsewhere a member is its seed's own run, with that run's key."""
+    random inputs, its key names the list: members now draw them as their runs alone do
+    (``aebench.fast.member_draws``), but stores written before drew them for all seeds at once, and
+    such a member must not stand in for its seed's own run. Elsewhere a member is its seed's own
+    run, with that run's key."""
     key = run_key(seed_cfg)
     if not draws_random_inputs(RunSpec.of(seed_cfg)):
         return key

@@ -195,11 +195,14 @@ def trial_jobs(cfg: DictConfig, planned: list[Trial], spaces: dict[str, list[Dim
         if not (keys and all(key in keys_together for key in keys)):
             continue
         if trial.combination not in refused:
-            refused[trial.combination] = None if trial.config is None else members_refusal(trial.config, keys)
+            try:
+                refused[trial.combination] = None if trial.config is None else members_refusal(trial.config, keys)
+            except ConfigError:  # the rules refuse the combination itself: its jobs are skipped, not grouped
+                refused[trial.combination] = ""
         if refused[trial.combination] is None:
             grouped.setdefault(trial.combination, []).append(trial)
     if refusals is not None:
-        refusals.update({combination: reason for combination, reason in refused.items() if reason is not None})
+        refusals.update({combination: reason for combination, reason in refused.items() if reason})
     jobs, singles = [], []
     for trial in planned:
         members = grouped.get(trial.combination)
