@@ -51,15 +51,20 @@ def fit_seconds(cfg, tracked: bool = False) -> float:
     the store before the clock stops (``seconds_of_fit``)."""
     from omegaconf import OmegaConf
 
+    from aebench.fast.member_draws import states_after_planning
     from aebench.fast.seeds import SeedDataModule, SeedEnsemble
     from aebench.run.plan import build_trainer, seed_config
 
     if isinstance(cfg, list) or OmegaConf.is_list(cfg.seed):  # members (trials), or a seed list
-        plans = [plan_run(member) for member in cfg] if isinstance(cfg, list) else \
-            [plan_run(seed_config(cfg, seed)) for seed in cfg.seed]
+        members = cfg if isinstance(cfg, list) else [seed_config(cfg, seed) for seed in cfg.seed]
+        plans, states = [], []
+        for member in members:  # as train_members: each member's generators as its run alone starts
+            plans.append(plan_run(member))
+            states.append(states_after_planning(plans[-1].spec.seed))
         seeds = [plan.spec.seed for plan in plans]
         cfg = plans[0].spec
-        module = SeedEnsemble([plan.model for plan in plans], seeds, patience=cfg.trainer.patience)
+        module = SeedEnsemble([plan.model for plan in plans], seeds, patience=cfg.trainer.patience,
+                              draw_states=states)
         datamodule = SeedDataModule(plans[0].datamodule, seeds, cfg.trainer.steps_per_call)
         trainer = build_trainer(plans[0].spec, select=False)
     else:

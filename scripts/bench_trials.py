@@ -2,9 +2,9 @@
 
 The trials are those a tuned sweep draws for the combination (``aebench.sweep.search.trials``: the
 first K points of the scrambled Halton sequence over its search space, the trial seed for all), so
-they differ in learning rate and penalty weight. Both sides go through aebench's path, side by side
+they differ in learning rate and penalty weight (sparse_kl's target, the denoising noise level). Both sides go through aebench's path, side by side
 in one process, alternating: each trial alone is a plain fit (``plan_run`` -> Lightning); K trials
-are ``aebench.fast.seeds.SeedEnsemble`` with each member's own learning rate and penalty weight.
+are ``aebench.fast.seeds.SeedEnsemble`` with each member's own settings.
 Throughput counts every trial's samples; the target (issue 15) is K trials together at >= 0.8 x K
 times one trial's samples/s. ``--patience`` (default: none) keeps every trial for all epochs, so both
 sides do the same work; with a patience each side stops each trial at its own epoch, and the

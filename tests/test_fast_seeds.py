@@ -288,3 +288,31 @@ def test_members_that_draw_their_inputs_at_random_are_each_the_run_alone(make_co
         together = [m.value for m in client.get_metric_history(result.run_id, "train/loss")]
         own = [m.value for m in client.get_metric_history(alone.run_id, "train/loss")]
         assert together == pytest.approx(own, rel=2e-3)
+
+
+def test_each_member_draws_the_inputs_of_its_run_alone_step_after_step(make_config):
+    """MemberDraws: member k's corrupted inputs are, bit for bit, those its own model draws from the
+    generator state right after its planning, over two steps and after a middle member retires."""
+    from aebench.fast.member_draws import MemberDraws, states_after_planning
+
+    configs = [make_config("regularizer=denoising", f"regularizer.noise_prob={p}", f"seed={seed}")
+               for p, seed in ((0.3, 1), (0.1, 2), (0.5, 3))]
+    plans, states, expected = [], [], []
+    for config in configs:
+        plans.append(plan_run(config))
+        states.append(states_after_planning(plans[-1].spec.seed))
+    xs = [torch.rand(3, 16, *plans[0].datamodule.sample_shape) for _ in range(3)]
+    for index, (plan, state) in enumerate(zip(plans, states)):
+        torch.set_rng_state(state["cpu"])  # as the run alone starts training
+        model = plan.model
+        expected.append([model.regularizers[0].corrupt(model.task.training_input(batch[index])) for batch in xs])
+    draws = MemberDraws([plan.model for plan in plans], states)
+    outer = torch.get_rng_state()
+    for step in range(2):
+        drawn = draws.inputs(xs[step], [0, 1, 2])
+        assert all(torch.equal(drawn[k], expected[k][step]) for k in range(3))
+    # member 1 retired: rows 0 and 1 are members 0 and 2, each going on with its own draws
+    batch = torch.stack([xs[2][0], xs[2][2]])
+    drawn = draws.inputs(batch, [0, 2])
+    assert torch.equal(drawn[0], expected[0][2]) and torch.equal(drawn[1], expected[2][2])
+    assert torch.equal(torch.get_rng_state(), outer)  # the process's generator is left as it was

@@ -1,5 +1,6 @@
 """Several members of one combination trained together as one vectorised model: seeds, or the
-trials of a tuned sweep, which differ in learning rate and penalty weight.
+trials of a tuned sweep, which differ in learning rate, penalty weight and the settings a regularizer
+lets members set apart.
 
 The K autoencoders (one per member, each initialised as its own run would be) have their
 parameters stacked along a new first axis (``torch.func.stack_module_state``); one step runs
@@ -16,9 +17,10 @@ Members may differ in Adam's learning rate (each member's update is scaled to it
 is proportional to its learning rate), in the weight of a penalty that is its weight times a
 term independent of it (``Regularizer.weight_scales_penalty``: the gradient of member k's penalty
 term is scaled by w_k / w_0), and in the settings a regularizer lets members set apart
-(``Regularizer.per_member``, sparse_kl's target: ``aebench.fast.member_settings``). A member that stops improving (early stopping) is retired: its rows
-leave the stacked parameters, Adam's moments and the shuffled batches, so the others train on
-without it, as a run alone would stop.
+(``Regularizer.per_member``: sparse_kl's target through ``aebench.fast.member_settings``, the
+denoising noise level through each member's own draws). A member that stops improving (early
+stopping) is retired: its rows leave the stacked parameters, Adam's moments and the shuffled
+batches, so the others train on without it, as a run alone would stop.
 """
 from __future__ import annotations
 
@@ -119,7 +121,7 @@ def penalty_scales(models: Sequence[Autoencoder]) -> torch.Tensor | None:
 
 
 class SeedEnsemble(ManualStepModule):
-    """K members of one autoencoder (seeds, or trials that differ in learning rate and penalty weight)
+    """K members of one autoencoder (seeds, or trials that differ in learning rate, penalty weight and settings)
     with stacked parameters; ``unstack()`` writes each member's selected weights back."""
 
     def __init__(self, models: Sequence[Autoencoder], seeds: Sequence[int], patience: int | None = None,
@@ -153,6 +155,11 @@ class SeedEnsemble(ManualStepModule):
         # after planning is given (aebench.fast.member_draws); else drawn for all members at once
         random_inputs = not trains_on_clean_inputs(template.task, template.regularizers)
         self.draws = MemberDraws(self.models, draw_states) if random_inputs and draw_states is not None else None
+        if random_inputs and self.draws is None and any(
+                vars(own) != vars(first) for model in self.models[1:]
+                for first, own in zip(template.regularizers, model.regularizers) if own.corrupts):
+            raise ValueError("members that corrupt their inputs differently draw them each with its own regularizer: "
+                             "give their generators' states (draw_states)")
         self._factors()
         self.train_means = EpochMeans(template.term_names, rows=len(self.seeds))
         self.val_means = EpochMeans(["val/loss"], rows=len(self.seeds))

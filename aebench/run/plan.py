@@ -139,24 +139,27 @@ def check_vectorisable(plan: "RunPlan", seeds: list[int]) -> None:
             "auto (one process) when seed is a list")
 
 
-def not_vectorisable(spec: RunSpec, model: Autoencoder, members: str) -> str | None:
-    """Why runs of this model and path cannot train together as one vectorised model (``members``
+def not_vectorisable(spec: RunSpec, model: Autoencoder, members: str) -> tuple[str, str] | None:
+    """(what, why) runs of this model and path cannot train together as one vectorised model (``members``
     names them: "seeds", "trials"), or None where they can."""
     label = f"model={spec.model.name}"
     if not spec.trainer.fast:
-        return f"with trainer.fast=false: {members} train together only on the fast path"
+        return "trainer.fast=false", f"{members} train together only on the fast path"
     if isinstance(model, StackedAutoencoder):
-        return f"for {label}: its layer-wise stages are not vectorised over {members} (model=deep is the same net without them)"
+        return label, f"its layer-wise stages are not vectorised over {members} (model=deep is the same net without them)"
     contractive = [r for r in model.regularizers if r.name == "contractive"]
     if contractive and contractive[0].needs_input_grad:
-        return f"for the contractive penalty of {label}: its vector-Jacobian products cannot be vectorised over {members}"
+        return f"the contractive penalty of {label}", f"its vector-Jacobian products cannot be vectorised over {members}"
     return None
 
 
 def check_vectorisable_model(spec: RunSpec, model: Autoencoder, seeds: list[int]) -> None:
     """What ``check_vectorisable`` asks of the model and its path, without a trainer."""
     reason = not_vectorisable(spec, model, "seeds")
-    require(reason is None, "seed", seeds, f"a single integer {reason}")
+    if reason is not None:
+        what, why = reason
+        raise ConfigError("seed", seeds, f"a single integer {'with' if what.startswith('trainer.') else 'for'} "
+                                         f"{what}: {why}")
 
 
 def check_alone(spec: RunSpec, model: Autoencoder) -> None:
@@ -233,7 +236,7 @@ def members_refusal(cfg: "ConfigOrSpec", differing: Sequence[str] = ()) -> str |
         model = build_model(spec, datamodule, regularizers, task)
         reason = not_vectorisable(spec, model, "trials")
         if reason is not None:
-            return reason[0].upper() + reason[1:]
+            return ": ".join(reason)
         check_alone(spec, model)
         if "regularizer.weight" in differing:
             for regularizer in (r for r in model.regularizers if r.has_penalty):

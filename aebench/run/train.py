@@ -186,7 +186,8 @@ def train_seeds(cfg: DictConfig, parent_run_id: str | None = None,
 
 def train_members(configs: list[DictConfig | RunSpec], parent_run_id: str | None = None,
                   tags: list[Mapping[str, str]] | None = None, as_alone: bool = False) -> list[RunResult]:
-    """Runs that differ only in their seed, learning rate or penalty weight (``check_members``: the
+    """Runs that differ only in their seed, learning rate, penalty weight or a regularizer's per-member
+    settings (``check_members``: the
     trials of a tuned sweep) trained together as one vectorised model, each its own MLflow run with
     its ``tags``; a ConfigError, before any run exists, where they cannot be (``as_alone``: where a
     member would not be the run it is alone). A member whose loss diverges ends FAILED; the others
@@ -202,7 +203,7 @@ def _train_members(specs: list[RunSpec], parent_run_id: str | None, tags: list[M
     plans, draw_states = [], []
     for spec in specs:  # each member initialised as its own run would be, and its generators as they then are
         plans.append(plan_run(spec))
-        draw_states.append(states_after_planning())
+        draw_states.append(states_after_planning(spec.seed))
     check_members(plans, as_alone)
     store = open_store(specs[0].tracking)
     run_ids = [store.start_run(plan.spec.run_name, {**run_tags(plan.spec), "aebench.vectorized_members": str(len(seeds)),

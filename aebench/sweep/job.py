@@ -202,7 +202,7 @@ def run_members(cfg: DictConfig, context: SweepContext, state: SweepState) -> st
     """Trials of one combination (``sweep.members``, ``sweep.tune.vectorize``): those not yet FINISHED
     train together as one vectorised model, each its own run with its trial's run key, where each is
     then the run it would be alone (``aebench.run.train.train_members``, ``as_alone``); elsewhere
-    (stacked pretraining, random corruption, the reference path) they train one after another."""
+    (stacked pretraining, a random penalty estimate or sample, the reference path) they train one after another."""
     values = [{str(k): v for k, v in member.items() if k != "trial"} for member in cfg.sweep.members]
     members = [(config, run_key(config), value) for config, value in zip(member_configs(cfg), values)]
     with ExitStack() as claims:  # each trial's own claim too: a sweep run one job a trial may hold some

@@ -180,7 +180,7 @@ def trial_jobs(cfg: DictConfig, planned: list[Trial], spaces: dict[str, list[Dim
     """The jobs that train the trials: one job per trial, or with ``sweep.tune.vectorize`` one job for
     all trials of a combination whose dimensions are among ``together()`` (``+sweep.members=[...]``) and
     whose runs can train together as each would alone (``aebench.run.plan.members_refusal``: not
-    stacked pretraining, random corruption or estimates, the reference path); that job trains them
+    stacked pretraining, random penalty estimates or samples, the reference path); that job trains them
     as one vectorised model, each its own run (``aebench.sweep.job.run_members``). The jobs of several trials come first, in the order of their
     combinations, then the others: the longest jobs start first, so that the workers end together
     (the longest-processing-time-first rule of scheduling). ``refusals`` receives, by combination, why
